@@ -1,0 +1,18 @@
+"""LambdaOne: a hello Lambda whose whole difficulty is authorizing JWT access tokens.
+
+One concern per module:
+
+- ``settings``     reads and validates the configuration from the environment;
+- ``request``      finds the bearer token in any Lambda event shape;
+- ``keys``         what a verification key is and which algorithms fit it;
+- ``fixed_key``    the key source for a fixed PEM public key (``SIGNATUREKEYPATH``);
+- ``jwt_key``      the key source for an issuer's JWKS (``JWKSPATH``), with its cache policy;
+- ``authz``        verifies a token and checks its scopes, returning a decision;
+- ``reasons``      the decisions' reason codes and the statuses they map to;
+- ``responses``    turns a decision into an API Gateway proxy response;
+- ``hello_world``  the business response;
+- ``logs``         JSON log lines with the request id;
+- ``handler``      ties them together for ``lambda_function.handler``.
+
+Nothing here imports the workbook, the notebooks, or anything the deployed zip does not carry.
+"""

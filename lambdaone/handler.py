@@ -1,0 +1,140 @@
+"""The request pipeline behind ``lambda_function.handler``: event in, proxy response out.
+
+Settings, key sources and the logger are built at cold start (or when the environment changes)
+and reused by every warm invocation; the warm path does no I/O. Any failure, expected or not,
+ends in a well-formed response: the Lambda fails closed and never returns a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import jwt_key, logs, settings as settings_module
+from .authz import Decision, KeySource, authorize
+from .fixed_key import FixedKeySource, KeyFileError
+from .reasons import Denial, Reason
+from .request import bearer_token
+from .responses import respond
+from .settings import ConfigurationError, Settings
+
+logger = logging.getLogger(__name__)
+logs.configure()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What one configuration needs at run time: settings and key source, or the configuration error."""
+
+    fingerprint: tuple[object, ...]
+    settings: Settings | None
+    key_source: KeySource | None
+    error: str | None = None
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def current_runtime(environ: Mapping[str, str] = os.environ) -> Runtime:
+    """The runtime for the current environment, built once per distinct configuration."""
+    global _runtime
+    fingerprint = settings_module.fingerprint(environ)
+    runtime = _runtime
+    if runtime is not None and runtime.fingerprint == fingerprint:
+        return runtime
+    with _runtime_lock:
+        if _runtime is None or _runtime.fingerprint != fingerprint:
+            _runtime = _build_runtime(environ, fingerprint)
+        return _runtime
+
+
+def _build_runtime(environ: Mapping[str, str], fingerprint: tuple[object, ...]) -> Runtime:
+    try:
+        settings = settings_module.load(environ)
+        logs.configure(settings.log_level)
+        key_source = build_key_source(settings)
+    except ConfigurationError as error:
+        # Logged once per configuration; every request then gets a generic 500.
+        logger.error("configuration error: every request will get a 500 until it is fixed",
+                     extra={"fields": {"reason": Reason.CONFIGURATION_ERROR.code, "variable": error.variable,
+                                       "problem": str(error)}})
+        return Runtime(fingerprint, None, None, str(error))
+    for warning in settings.warnings:
+        logger.warning(warning)
+    return Runtime(fingerprint, settings, key_source)
+
+
+def build_key_source(settings: Settings) -> KeySource | None:
+    """The key source the settings name, checked against ``ALGORITHMS``; None when authorization is off."""
+    if not settings.authorization_required:
+        return None
+    if settings.key_path is not None:
+        try:
+            source = FixedKeySource(settings.key_path)
+        except KeyFileError as error:
+            raise ConfigurationError("SIGNATUREKEYPATH", str(error),
+                                     "point it at the issuer's PEM public key or certificate") from None
+        if not source.algorithms & settings.algorithms:
+            raise ConfigurationError(
+                "ALGORITHMS", f"none of {sorted(settings.algorithms)} fits the key in SIGNATUREKEYPATH",
+                f"allow one of {sorted(source.algorithms)}")
+        return source
+    assert settings.jwks_url is not None
+    policy = jwt_key.CachePolicy(
+        lifetime=settings.jwks_cache_seconds,
+        cooldown=settings.jwks_cooldown_seconds,
+        stale_for=settings.jwks_stale_seconds,
+        timeout=settings.jwks_timeout_seconds,
+    )
+    return jwt_key.source_for(settings.jwks_url, policy)
+
+
+def warm_up() -> None:
+    """At cold start: load the configuration and fetch JWKS keys before the first request arrives."""
+    runtime = current_runtime()
+    if isinstance(runtime.key_source, jwt_key.JwksKeySource):
+        runtime.key_source.prefetch()
+
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    """Serve one invocation: authorize, respond, log one line per decision."""
+    request_id = getattr(context, "aws_request_id", None)
+    with logs.request_context(request_id if isinstance(request_id, str) else None):
+        try:
+            decision = decide(event)
+        except Exception:  # fail closed: a bug must never let a request through or leak a traceback
+            logger.error("unexpected error while authorizing", exc_info=True,
+                         extra={"fields": {"reason": Reason.INTERNAL_ERROR.code}})
+            decision = Decision(Reason.INTERNAL_ERROR)
+        log_decision(decision)
+        return respond(decision)
+
+
+def decide(event: Any) -> Decision:
+    """The decision for one event under the current configuration."""
+    runtime = current_runtime()
+    if runtime.settings is None:
+        return Decision(Reason.CONFIGURATION_ERROR)
+    if not runtime.settings.authorization_required:
+        return Decision(Reason.AUTHORIZATION_DISABLED)
+    try:
+        token = bearer_token(event)
+    except Denial as denial:
+        return Decision(denial.reason, detail=denial.detail)
+    return authorize(token, runtime.settings, runtime.key_source)
+
+
+def log_decision(decision: Decision) -> None:
+    """One line per decision: allowed at DEBUG, denials at INFO, server-side failures at ERROR."""
+    reason = decision.reason
+    if reason.allowed:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("request allowed", extra={"fields": {"reason": reason.code, **decision.detail}})
+        return
+    level = logging.ERROR if reason.status >= 500 else logging.INFO
+    logger.log(level, "request denied",
+               extra={"fields": {"reason": reason.code, "status": reason.status, **decision.detail}})

@@ -1,0 +1,69 @@
+"""Reading a request out of any Lambda event shape, treating every part of it as hostile.
+
+API Gateway REST (v1) keeps the client's header case, adds ``multiValueHeaders`` and sends
+``"headers": null`` when there are none; HTTP API (v2), function URLs and ALB lower-case names;
+``aws lambda invoke`` with ``{}`` has no headers at all. All of them are read the same way here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .reasons import Denial, Reason
+
+#: Larger tokens are refused before any parsing (API Gateway's own header limit is about 10 KB).
+MAX_TOKEN_LENGTH = 16 * 1024
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def header_values(event: Any, name: str) -> list[Any]:
+    """Every value of header ``name`` (any case) in the event; ``multiValueHeaders`` wins when present."""
+    if not isinstance(event, dict):
+        return []
+    wanted = name.lower()
+    values: list[Any] = []
+    multi = event.get("multiValueHeaders")
+    if isinstance(multi, dict):
+        for key, found in multi.items():
+            if isinstance(key, str) and key.lower() == wanted:
+                values.extend(found if isinstance(found, list) else [found])
+        if values:
+            return values
+    single = event.get("headers")
+    if isinstance(single, dict):
+        for key, found in single.items():
+            if isinstance(key, str) and key.lower() == wanted:
+                values.append(found)
+    return values
+
+
+def bearer_token(event: Any) -> str | None:
+    """The bearer token of the request, or None when it presents no bearer credentials.
+
+    Raises :class:`Denial` (400 ``invalid_request``) for a malformed header: several
+    Authorization headers, a bearer scheme with no token or with more than one.
+    """
+    values = header_values(event, "authorization")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise Denial(Reason.DUPLICATE_AUTHORIZATION)
+    value = values[0]
+    if not isinstance(value, str):
+        raise Denial(Reason.MALFORMED_AUTHORIZATION, why="header value is not text")
+    parts = value.split(None, 1)
+    if not parts:
+        return None  # an empty header presents no credentials
+    if parts[0].lower() != "bearer":
+        return None  # another scheme (Basic, ...): no bearer token presented (RFC 6750 §3.1)
+    credentials = parts[1].strip() if len(parts) == 2 else ""
+    if not credentials:
+        raise Denial(Reason.MALFORMED_AUTHORIZATION, why="bearer scheme without a token")
+    if len(credentials) > MAX_TOKEN_LENGTH:
+        raise Denial(Reason.TOKEN_TOO_LARGE, length=len(credentials))
+    if not _B64TOKEN.fullmatch(credentials):
+        raise Denial(Reason.MALFORMED_AUTHORIZATION, why="more than one token or characters outside b64token")
+    return credentials
