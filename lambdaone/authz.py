@@ -10,8 +10,9 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import jwt
 from jwt.utils import base64url_decode

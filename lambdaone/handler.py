@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from . import jwt_key, logs, settings as settings_module
+from . import jwt_key, logs
+from . import settings as settings_module
 from .authz import Decision, KeySource, authorize
 from .fixed_key import FixedKeySource, KeyFileError
 from .reasons import Denial, Reason

@@ -24,8 +24,9 @@ import math
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.error import HTTPError, URLError
 
 import jwt
@@ -137,12 +138,13 @@ def fetch_document(client: Any, max_bytes: int = MAX_JWKS_BYTES) -> Any:
             return client.fetch_data()
         except jwt.PyJWTError as error:
             raise JwksError(str(error)) from None
-    request = urllib.request.Request(client.uri, headers=dict(client.headers))
+    # Settings admit only https (http on loopback) and PyJWKClient refuses other schemes.
+    request = urllib.request.Request(client.uri, headers=dict(client.headers))  # noqa: S310
     handlers: list[Any] = [_NoRedirects()]
     if client.ssl_context is not None:
         handlers.append(urllib.request.HTTPSHandler(context=client.ssl_context))
     try:
-        with urllib.request.build_opener(*handlers).open(request, timeout=client.timeout) as response:
+        with urllib.request.build_opener(*handlers).open(request, timeout=client.timeout) as response:  # noqa: S310
             body = response.read(max_bytes + 1)
     except HTTPError as error:
         error.close()

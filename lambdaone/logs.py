@@ -14,7 +14,8 @@ import json
 import logging
 import sys
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 LOGGER_NAME = "lambdaone"
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("lambdaone_request_id", default=None)

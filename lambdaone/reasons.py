@@ -50,7 +50,7 @@ class Reason(enum.Enum):
         return self.status == 200
 
 
-class Denial(Exception):
+class Denial(Exception):  # noqa: N818 (a denial is an outcome, not an error)
     """Raised inside the package to stop at the first failed check; ``authz`` turns it into a decision.
 
     ``detail`` holds extra, already-sanitized facts for the log line (never a token).

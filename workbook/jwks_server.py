@@ -49,7 +49,7 @@ class JwksServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{self.path}"
 
-    def start(self) -> "JwksServer":
+    def start(self) -> JwksServer:
         if self._server is not None:
             return self
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -68,7 +68,7 @@ class JwksServer:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "JwksServer":
+    def __enter__(self) -> JwksServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -31,7 +31,7 @@ class KeyPair:
     kid: str
 
     @classmethod
-    def generate(cls, algorithm: str = "RS256", kid: str | None = None, rsa_bits: int = 2048) -> "KeyPair":
+    def generate(cls, algorithm: str = "RS256", kid: str | None = None, rsa_bits: int = 2048) -> KeyPair:
         if algorithm.startswith(("RS", "PS")):
             private_key: Any = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
         elif algorithm in _CURVES:
