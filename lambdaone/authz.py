@@ -111,7 +111,7 @@ def verify(token: str, settings: Settings, key_source: KeySource) -> dict[str, A
             token,
             key.public_key,
             algorithms=[algorithm],
-            audience=list(settings.audiences),
+            audience=settings.audiences,
             issuer=settings.issuer,
             leeway=settings.leeway,
             options=_DECODE_OPTIONS,

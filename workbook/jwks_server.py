@@ -54,7 +54,9 @@ class JwksServer:
             return self
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="jwks-server", daemon=True)
+        # A short poll interval: shutdown() waits for the serve loop's next poll (0.5 s by default).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="jwks-server", daemon=True)
         self._thread.start()
         return self
 
