@@ -24,6 +24,7 @@ import math
 import threading
 import time
 import urllib.request
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,13 @@ class JwksKeySource:
             key = self._refetch_for(kid)
         return key
 
+    def forget(self) -> None:
+        """Drop the cached keys and any quiet period: the next lookup fetches, as after a cold start."""
+        with self._lock:
+            self._keys = None
+            self._fetched_at = -math.inf
+            self._quiet_until = -math.inf
+
     def prefetch(self) -> bool:
         """Fetch the keys now (at cold start, where Lambda's init phase absorbs the latency)."""
         try:
@@ -251,6 +259,8 @@ class JwksKeySource:
 
 
 _sources: dict[str, JwksKeySource] = {}
+# Every source handed out and still alive (the handler's runtime may hold one that _sources no longer does).
+_handed_out: weakref.WeakSet[JwksKeySource] = weakref.WeakSet()
 _sources_lock = threading.Lock()
 
 
@@ -260,10 +270,16 @@ def source_for(url: str, policy: CachePolicy) -> JwksKeySource:
         source = _sources.get(url)
         if source is None or source.policy != policy:
             source = _sources[url] = JwksKeySource(url, policy)
+            _handed_out.add(source)
         return source
 
 
 def clear_caches() -> None:
-    """Forget every cached key set (tests and notebooks start from a cold cache with this)."""
+    """Forget every cached key set (tests and notebooks start from a cold cache with this).
+
+    Sources already handed out (the handler's runtime holds one) forget their keys too.
+    """
     with _sources_lock:
+        for source in list(_handed_out):
+            source.forget()
         _sources.clear()

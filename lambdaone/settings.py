@@ -173,13 +173,18 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, *, low: floa
 
 
 def _check_jwks_url(url: str) -> None:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket: a configuration error, not a crash on every request
+        raise ConfigurationError("JWKSPATH", f"{url[:100]!r} is not a valid URL",
+                                 "use the issuer's https JWKS URL (plain http is allowed only on loopback)") from None
     if parts.scheme == "https" and host:
         return
     if parts.scheme == "http" and _is_loopback(host):
         return
-    raise ConfigurationError("JWKSPATH", f"{url[:100]!r} is not an https URL",
+    shown = f"{parts.scheme}://{host}" if host else url[:40]  # never repeat credentials or a long URL
+    raise ConfigurationError("JWKSPATH", f"{shown!r} is not an https URL",
                              "use the issuer's https JWKS URL (plain http is allowed only on loopback, for local tests)")
 
 
