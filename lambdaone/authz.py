@@ -37,6 +37,9 @@ _DECODE_OPTIONS = {
     "verify_iss": True,
 }
 
+# A time claim that is not a JSON number gets the reason PyJWT gives a non-numeric value of that claim.
+_NUMERIC_DATE_REASONS = {"exp": Reason.MALFORMED_TOKEN, "nbf": Reason.MALFORMED_TOKEN, "iat": Reason.INVALID_TOKEN}
+
 # PyJWT's exceptions, most specific first, mapped to reason codes.
 _PYJWT_REASONS: tuple[tuple[type[Exception], Reason], ...] = (
     (jwt.ExpiredSignatureError, Reason.TOKEN_EXPIRED),
@@ -107,7 +110,7 @@ def verify(token: str, settings: Settings, key_source: KeySource) -> dict[str, A
     if not key.fits(algorithm):
         raise Denial(Reason.ALGORITHM_KEY_MISMATCH, alg=algorithm)
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             key.public_key,
             algorithms=[algorithm],
@@ -118,6 +121,16 @@ def verify(token: str, settings: Settings, key_source: KeySource) -> dict[str, A
         )
     except jwt.PyJWTError as error:
         raise Denial(_reason_for(error), error=type(error).__name__) from None
+    require_numeric_dates(claims)
+    return claims
+
+
+def require_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """RFC 7519 §2: exp, nbf and iat are JSON numbers; PyJWT also takes numeric strings and booleans."""
+    for name, reason in _NUMERIC_DATE_REASONS.items():
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise Denial(reason, why=f"{name} is not a JSON number")
 
 
 def unverified_header(token: str) -> dict[str, Any]:
