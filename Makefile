@@ -7,13 +7,19 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # JupyterLab refuses to run as root without this flag (containers and CI run as root).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# One notebook for `make check` and `make notebooks`, by number (NB=03); empty means all of them.
+NB ?=
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with test/nbval_sanitize.cfg
 
-.PHONY: lab test lint bench help
+.PHONY: lab test lint bench help notebooks check zip
 
 help:
 	@echo "make lab     open the workbook in JupyterLab (http://127.0.0.1:8888)"
 	@echo "make test    run every test (lint, unit, integration, security, properties)"
 	@echo "make bench   print the benchmark figures"
+	@echo "make zip     build the Lambda's deployment zip in build/lambdaone.zip (ARGS='--arch arm64 --key FILE')"
+	@echo "make check NB=03      run your notebooks/03_*.ipynb and report each exercise check (all without NB)"
+	@echo "make notebooks NB=03  reset notebooks/03_*.ipynb from solutions/ (your edits in it are lost; all without NB)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"Python 3.11 or newer is needed; {sys.executable} is {v.major}.{v.minor}")'
@@ -24,13 +30,28 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=8888 $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)"
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=8888 $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m workbook.generate --check
+	$(BIN)/python -m pytest $(NBVAL) solutions/
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/hadolint --failure-threshold error Dockerfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Learner notebooks are generated from solutions/ (the single source): never edit notebooks/ by hand.
+notebooks: $(STAMP)
+	$(BIN)/python -m workbook.generate $(NB)
+
+check: $(STAMP)
+	$(BIN)/python -m workbook.selfcheck $(NB)
+
+# The deployment zip: packages for Lambda's platform and Python, the code, bytecode, reproducible bytes.
+zip: $(STAMP)
+	$(BIN)/python -m lambda_build.build_zip $(ARGS)

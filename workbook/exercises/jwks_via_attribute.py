@@ -1,0 +1,20 @@
+"""Verifies a token with a key from a JWKS, naming the client ``jwt.PyJWKClient`` (notebook 06).
+
+The name is looked up in the ``jwt`` package at every call: patching ``jwt.PyJWKClient`` reaches it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+from workbook.tokens import AUDIENCE, ISSUER
+
+
+def verify(token: str, jwks_url: str) -> dict[str, Any]:
+    """The token's claims, verified with the key its ``kid`` names in the JWKS at ``jwks_url``."""
+    # A client per call keeps the example short; notebook 05 shows why real code builds one per process.
+    client = jwt.PyJWKClient(jwks_url)
+    signing_key = client.get_signing_key_from_jwt(token)
+    return jwt.decode(token, signing_key.key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
