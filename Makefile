@@ -11,9 +11,10 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NB ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with test/nbval_sanitize.cfg
 
-.PHONY: lab test lint bench help notebooks check zip
+.PHONY: setup lab test lint bench help notebooks check zip
 
 help:
+	@echo "make setup   create .venv and install the workbook's packages (make lab and make test do it too)"
 	@echo "make lab     open the workbook in JupyterLab (http://127.0.0.1:8888)"
 	@echo "make test    run every test (lint, unit, integration, security, properties)"
 	@echo "make bench   print the benchmark figures"
@@ -29,8 +30,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
+setup: $(STAMP)
+
+# JupyterLab listens on loopback only and asks for its token, except in a codespace (CODESPACES=true), whose
+# private port forwarding already authenticates the learner: there the token is off, the forwarded page's
+# origin (https://NAME-PORT.DOMAIN) is the one other origin allowed, and the forwarded port opens the browser.
+# The workbook's settings overrides (.jupyter/lab/settings) turn off the news pop-up and render markdown.
+LAB_PORT ?= 8888
+CODESPACE_FLAGS := $(if $(filter true,$(CODESPACES)),--no-browser --ServerApp.port_retries=0 \
+	--IdentityProvider.token='' \
+	--ServerApp.allow_origin=https://$(CODESPACE_NAME)-$(LAB_PORT).$(GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN))
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=8888 $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" \
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $(ROOT_FLAG) $(CODESPACE_FLAGS) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.app_settings_dir="$(CURDIR)/.jupyter/lab/settings" \
 		--LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
 
 test: $(STAMP) lint

@@ -2,16 +2,19 @@
 
     python -m workbook.selfcheck 03        # or: make check NB=03
     python -m workbook.selfcheck           # every notebook in notebooks/
+    python -m workbook.selfcheck 03 --exercise refuses_forgeries   # exit code for one exercise (autograding)
 
 Each notebook runs from top to bottom in a fresh kernel (the workbook's ``python3`` kernel, in
 ``notebooks/``), exactly as "Restart Kernel and Run All Cells" would, without changing the file.
 A check cell is a code cell with a ``from workbook.checks import`` line; for each one this prints
-its ✅ line, or its ❌ line with the case that failed. The exit code is 0 only when every check passes.
+its ✅ line, or its ❌ line with the case that failed. The exit code is 0 only when every check passes;
+with ``--exercise NAME`` (the ``check_NAME`` its check cell calls), only when that exercise's check passes.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CHECK_MARKER = "from workbook.checks import"
 KERNEL_NAME = "python3"
+EXERCISE_CALL = re.compile(r"\bcheck_(\w+)\s*\(")  # nb03.check_refuses_forgeries(...) -> refuses_forgeries
 CELL_TIMEOUT_SECONDS = 120
 
 
@@ -38,6 +42,7 @@ class CheckResult:
     cell_index: int
     passed: bool
     lines: list[str]
+    exercise: str = ""  # the NAME of the check_NAME the cell calls: a stable id for autograding
 
 
 @dataclass
@@ -59,6 +64,11 @@ class NotebookReport:
 def is_check_cell(cell: dict[str, Any]) -> bool:
     return cell.get("cell_type") == "code" and any(
         line.lstrip().startswith(CHECK_MARKER) for line in cell.get("source", "").splitlines())
+
+
+def exercise_name(cell: dict[str, Any]) -> str:
+    match = EXERCISE_CALL.search(cell.get("source", ""))
+    return match.group(1) if match else ""
 
 
 def execute(notebook: nbformat.NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT_SECONDS) -> str | None:
@@ -122,7 +132,9 @@ def report_for(path: Path) -> NotebookReport:
         report.stopped = True
     for index, cell in enumerate(notebook.cells):
         if is_check_cell(cell):
-            report.checks.append(check_result(index, cell))
+            result = check_result(index, cell)
+            result.exercise = exercise_name(cell)
+            report.checks.append(result)
         elif (error := error_of(cell)) is not None and not _is_incomplete_stub(error):
             report.notes.append(f"cell {index} raised {describe(error)}")
     return report
@@ -161,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbook.selfcheck", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help="notebook number or name prefix, e.g. 03 (default: all)")
     parser.add_argument("--folder", type=Path, default=NOTEBOOKS, help="where the notebooks are (default: notebooks/)")
+    parser.add_argument("--exercise", metavar="NAME",
+                        help="exit with 0 only when this exercise's check passes (NAME as in check_NAME)")
     options = parser.parse_args(argv)
     paths = notebook_paths(options.names, options.folder)
     if not paths:
@@ -176,7 +190,21 @@ def main(argv: list[str] | None = None) -> int:
     all_pass = all(report.all_pass for report in reports)
     verdict = "all pass, well done!" if all_pass else "keep going: fix the first ❌ above"
     print(f"\n{passed} of {checks} checks pass in {len(reports)} notebook(s): {verdict}")
+    if options.exercise:
+        return exercise_exit_code(reports, options.exercise.removeprefix("check_"))
     return 0 if all_pass else 1
+
+
+def exercise_exit_code(reports: list[NotebookReport], name: str) -> int:
+    """0 when the exercise's check passes, 1 when it does not, 2 when no check cell calls check_<name>."""
+    results = [result for report in reports for result in report.checks if result.exercise == name]
+    if not results:
+        known = sorted({result.exercise for report in reports for result in report.checks if result.exercise})
+        print(f"No check cell calls check_{name} here; the exercises are: {', '.join(known) or 'none'}")
+        return 2
+    passed = all(result.passed for result in results)
+    print(f"exercise {name}: {'passes' if passed else 'does not pass yet'}")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -87,3 +87,37 @@ def test_a_real_run_reports_each_check_and_sets_the_exit_code(tmp_path: Path, ca
     nbformat.write(nbformat.v4.new_notebook(cells=cells[2:3]), tmp_path / "00_try.ipynb")
     assert selfcheck.main(["--folder", str(tmp_path), "00"]) == 0
     assert "1 of 1 checks pass in 1 notebook(s): all pass" in capsys.readouterr().out
+
+
+def test_a_check_cell_names_its_exercise_by_the_check_it_calls() -> None:
+    assert selfcheck.exercise_name(executed("from workbook.checks import nb03\n\nnb03.check_refuses_forgeries(f)")) \
+        == "refuses_forgeries"
+    assert selfcheck.exercise_name(executed("from workbook.checks import nb03")) == ""
+
+
+def test_the_exercise_exit_code_follows_that_exercise_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    report = selfcheck.NotebookReport("03_x.ipynb", checks=[
+        selfcheck.CheckResult(4, True, ["✅ a"], exercise="accepts_valid_token"),
+        selfcheck.CheckResult(5, False, ["❌ b"], exercise="refuses_forgeries"),
+    ])
+    assert selfcheck.exercise_exit_code([report], "accepts_valid_token") == 0
+    assert selfcheck.exercise_exit_code([report], "refuses_forgeries") == 1
+    assert selfcheck.exercise_exit_code([report], "mint_token") == 2
+    out = capsys.readouterr().out
+    assert "exercise accepts_valid_token: passes" in out
+    assert "exercise refuses_forgeries: does not pass yet" in out
+    assert "No check cell calls check_mint_token here; the exercises are: accepts_valid_token, refuses_forgeries" in out
+
+
+def test_a_real_run_with_an_exercise_exits_on_that_exercise_only(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    cells = [
+        nbformat.v4.new_code_cell("from workbook.checks import nb00\n\n"
+                                  "nb00.check_split_scopes(lambda t: list(dict.fromkeys(t.replace(',', ' ').split())))"),
+        nbformat.v4.new_code_cell("from workbook.checks import nb04\n\nnb04.check_granted_scopes(lambda claims: set())"),
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "00_try.ipynb")
+    assert selfcheck.main(["--folder", str(tmp_path), "00", "--exercise", "check_split_scopes"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 2 checks pass in 1 notebook(s)" in out  # the whole report is still printed
+    assert "exercise split_scopes: passes" in out
