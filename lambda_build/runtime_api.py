@@ -127,6 +127,14 @@ def _handler_for(api: RuntimeApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, and "Expect: 100-continue" handled for large results
 
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except (BrokenPipeError, ConnectionResetError):
+                # The runtime's container was removed while its keep-alive connection waited: nobody to answer,
+                # and socketserver would otherwise print a traceback on stderr from this thread.
+                self.close_connection = True
+
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path != f"{PREFIX}/invocation/next":
                 self._reply(404, {"errorMessage": "not found"})

@@ -117,7 +117,10 @@ def test_jupyterlab_port_is_forwarded_labelled_and_opened() -> None:
 def test_creation_runs_the_readme_set_up_command_once() -> None:
     config = devcontainer()
     assert config["updateContentCommand"] == "make setup"  # prebuilds run and cache updateContentCommand
-    assert "make setup" in readme_commands(), "the README's quick start must document `make setup`"
+    # The quick start stays exactly two commands (make lab, make test); make setup is documented beside them.
+    assert readme_commands() == ["make lab", "make test"]
+    quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "`make setup`" in quick_start, "the README's quick start must document `make setup`"
     install = make_dry_run("-W", "requirements-dev.txt", "setup")  # -W: as if requirements changed
     assert "pip install" in install and "-r requirements-dev.txt" in install
 
