@@ -129,7 +129,7 @@ def require_numeric_dates(claims: Mapping[str, Any]) -> None:
     """RFC 7519 §2: exp, nbf and iat are JSON numbers; PyJWT also takes numeric strings and booleans."""
     for name, reason in _NUMERIC_DATE_REASONS.items():
         value = claims.get(name)
-        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if name in claims and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise Denial(reason, why=f"{name} is not a JSON number")
 
 
