@@ -20,8 +20,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from workbook.loopback import LoopbackHttpServer
 
 PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:lambdaone"
@@ -40,50 +42,34 @@ class _Invocation:
     result: dict[str, Any] | None = None
 
 
-class RuntimeApi:
+class RuntimeApi(LoopbackHttpServer):
+    thread_name = "runtime-api"
+
     def __init__(self) -> None:
+        super().__init__()
         self._pending: queue.Queue[_Invocation] = queue.Queue()
         self._in_flight: dict[str, _Invocation] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.init_error: dict[str, Any] | None = None
         self.polls = 0  # GET .../next requests: the runtime is up once this is positive
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> str:
         """``host:port``, the value for ``AWS_LAMBDA_RUNTIME_API``."""
-        if self._server is None:
-            raise RuntimeError("the runtime API is not running: call start() or use it in a with block")
-        host, port = self._server.server_address[:2]
+        host, port = self.host_port
         return f"{host}:{port}"
 
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
     def start(self) -> RuntimeApi:
-        if self._server is None:
-            self._stopping.clear()
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True)
-            self._thread.start()
-        return self
+        self._stopping.clear()
+        return super().start()
 
     def stop(self) -> None:
-        if self._server is None:
-            return
         self._stopping.set()  # releases a runtime blocked in GET .../next
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> RuntimeApi:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        super().stop()
 
     def invoke(self, event: Any, timeout: float = 60) -> dict[str, Any]:
         """Queue one event and wait for the runtime's answer: ``{"kind": "response"|"error", "payload": ...}``."""

@@ -121,14 +121,20 @@ def render(notebook: nbformat.NotebookNode) -> str:
 
 def solution_paths(names: Iterable[str] = ()) -> list[Path]:
     """The solution notebooks, all of them or those whose names start with one of ``names`` (``03``)."""
-    paths = sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
+    return select_notebooks(SOLUTIONS, names)
+
+
+def select_notebooks(folder: Path, names: Iterable[str] = ()) -> list[Path]:
+    """The ``NN_*.ipynb`` notebooks of ``folder``, all or those whose names start with one of ``names``."""
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     wanted = [name.removesuffix(".ipynb") for name in names]
     if not wanted:
         return paths
     chosen = [path for path in paths if any(path.stem.startswith(prefix) for prefix in wanted)]
     unknown = [prefix for prefix in wanted if not any(path.stem.startswith(prefix) for path in paths)]
     if unknown:
-        raise SystemExit(f"no solution notebook matches {', '.join(unknown)} (have: {', '.join(p.stem for p in paths)})")
+        raise SystemExit(f"No notebook in {folder.name}/ matches {', '.join(unknown)}. "
+                         f"Try one of: {', '.join(path.stem[:2] for path in paths)}")
     return chosen
 
 

@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from .loopback import LoopbackHttpServer
 
-class JwksServer:
+
+class JwksServer(LoopbackHttpServer):
+    thread_name = "jwks-server"
+
     def __init__(self, document: dict[str, Any] | None = None, path: str = "/.well-known/jwks.json") -> None:
+        super().__init__()
         self.path = path
         self._lock = threading.Lock()
         self._body = b""
         self.requests = 0
         self.down = False
         self.publish(document or {"keys": []})
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def publish(self, document: dict[str, Any] | bytes) -> None:
         """Serve this document from now on (bytes are served as they are)."""
@@ -44,37 +47,11 @@ class JwksServer:
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the JWKS server is not running: call start() or use it in a with block")
-        host, port = self._server.server_address[:2]
+        host, port = self.host_port
         return f"http://{host}:{port}{self.path}"
 
-    def start(self) -> JwksServer:
-        if self._server is not None:
-            return self
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        # A short poll interval: shutdown() waits for the serve loop's next poll (0.5 s by default).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="jwks-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> JwksServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def _answer(self, path: str) -> tuple[int, bytes]:
         with self._lock:

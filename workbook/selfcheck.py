@@ -27,6 +27,8 @@ from jupyter_client.kernelspec import NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from workbook.generate import select_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CHECK_MARKER = "from workbook.checks import"
@@ -146,16 +148,7 @@ def _is_incomplete_stub(error: dict[str, Any]) -> bool:
 
 
 def notebook_paths(names: Iterable[str], folder: Path = NOTEBOOKS) -> list[Path]:
-    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    wanted = [name.removesuffix(".ipynb") for name in names]
-    if not wanted:
-        return paths
-    chosen = [path for path in paths if any(path.stem.startswith(prefix) for prefix in wanted)]
-    unknown = [prefix for prefix in wanted if not any(path.stem.startswith(prefix) for path in paths)]
-    if unknown:
-        raise SystemExit(f"No notebook in {folder.name}/ matches {', '.join(unknown)}. "
-                         f"Try one of: {', '.join(path.stem[:2] for path in paths)}")
-    return chosen
+    return select_notebooks(folder, names)
 
 
 def print_report(report: NotebookReport) -> None:

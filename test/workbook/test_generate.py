@@ -144,7 +144,7 @@ def test_one_notebook_can_be_reset_alone(workspace: tuple[Path, Path]) -> None:
     (notebooks / "01_b.ipynb").write_text("my other work", encoding="utf-8")
     assert generate.write(["01"]) == ["wrote notebooks/01_b.ipynb"]
     assert (notebooks / "00_a.ipynb").read_text(encoding="utf-8") == "my work"
-    with pytest.raises(SystemExit, match="no solution notebook matches 07"):
+    with pytest.raises(SystemExit, match="No notebook in solutions/ matches 07"):
         generate.write(["07"])
 
 
