@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from lambdaone import jwt_key
 from lambdaone.hello_world import GREETING
 from workbook.events import ALL_FORMATS, bearer, direct_invoke, rest_api_v1
 from workbook.jwks_server import JwksServer
+from workbook.loopback import LoopbackHttpServer
 from workbook.tokens import AUDIENCE, ISSUER, KeyPair, jwks
 
 pytestmark = pytest.mark.integration
@@ -77,38 +78,34 @@ def second_issuer_key() -> KeyPair:
     return KeyPair.generate("RS256", kid="second-issuer-key")
 
 
-class RecordingJwksServer:
+class RecordingJwksServer(LoopbackHttpServer):
     """A JWKS server that records each request's headers and can answer late.
 
     A late answer waits on an event rather than sleeping, so ``stop()`` releases any handler
     still waiting and no thread outlives the test.
     """
 
+    thread_name = "recording-jwks"
+
     def __init__(self, document: dict[str, Any], delay: float = 0.0) -> None:
+        super().__init__()
         self.body = json.dumps(document).encode()
         self.delay = delay
         self.seen_headers: list[dict[str, str]] = []
         self.seen_paths: list[str] = []
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="recording-jwks", daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self.host_port
         return f"http://{host}:{port}/jwks.json"
 
-    def __enter__(self) -> RecordingJwksServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
+    def stop(self) -> None:
         self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().stop()
+
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return self._handler()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
