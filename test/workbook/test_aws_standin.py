@@ -243,13 +243,17 @@ def test_by_default_the_target_is_the_stand_in_and_says_so() -> None:
     assert not target.standin.running
 
 
+def machine_without_aws_config(home: Path, **variables: str) -> dict[str, str]:
+    """A machine environment with no AWS config files and no instance metadata, plus ``variables``."""
+    empty = str(home / "none")
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "AWS_CONFIG_FILE": empty,
+            "AWS_SHARED_CREDENTIALS_FILE": empty, "AWS_EC2_METADATA_DISABLED": "true", **variables}
+
+
 def test_real_aws_without_credentials_is_refused_before_any_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
     monkeypatch.setattr(aws_standin, "aws", lambda *args, **kwargs: calls.append(args))
-    empty = str(tmp_path / "none")
-    machine = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "AWS_CONFIG_FILE": empty,
-               "AWS_SHARED_CREDENTIALS_FILE": empty, "AWS_EC2_METADATA_DISABLED": "true",
-               "AWS_DEFAULT_REGION": "eu-west-1"}
+    machine = machine_without_aws_config(tmp_path, AWS_DEFAULT_REGION="eu-west-1")
     before = dict(os.environ)
     with pytest.raises(StandinError, match="no AWS credentials are configured.*Nothing was sent to AWS"):
         choose_target(True, base=machine)
@@ -260,10 +264,7 @@ def test_real_aws_without_credentials_is_refused_before_any_call(tmp_path: Path,
 def test_real_aws_without_a_region_is_refused_before_any_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
     monkeypatch.setattr(aws_standin, "aws", lambda *args, **kwargs: calls.append(args))
-    empty = str(tmp_path / "none")
-    machine = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "AWS_CONFIG_FILE": empty,
-               "AWS_SHARED_CREDENTIALS_FILE": empty, "AWS_EC2_METADATA_DISABLED": "true",
-               "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example"}
+    machine = machine_without_aws_config(tmp_path, AWS_ACCESS_KEY_ID="AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY="example")
     with pytest.raises(StandinError, match="no region is configured"):
         choose_target(True, base=machine)
     assert calls == []
@@ -278,10 +279,8 @@ def test_real_aws_with_credentials_asks_aws_who_it_is(tmp_path: Path, monkeypatc
         return {"Account": "111122223333", "Arn": "arn:aws:iam::111122223333:user/learner"}
 
     monkeypatch.setattr(aws_standin, "aws", fake_aws)
-    machine = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "c"),
-               "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "c"), "AWS_EC2_METADATA_DISABLED": "true",
-               "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example",
-               "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    machine = machine_without_aws_config(tmp_path, AWS_ACCESS_KEY_ID="AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY="example",
+                                         AWS_DEFAULT_REGION="eu-west-1", AWS_ENDPOINT_URL="http://127.0.0.1:9")
     target = choose_target(True, base=machine)
     assert target.is_real and (target.account, target.region) == ("111122223333", "eu-west-1")
     assert target.describe().startswith("Talking to REAL AWS: account 111122223333, region eu-west-1")
