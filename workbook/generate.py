@@ -35,6 +35,10 @@ MARKDOWN_REGION = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->\n
 # Only these survive in a learner notebook: the rest (execution timings, widget state, the exact
 # Python version) varies between machines and would make the generated files differ for nothing.
 KEPT_CELL_METADATA = ("tags",)
+# The workbook's own notebook metadata (``{"workbook": {"optional": true}}``) survives too: make check and the
+# grader read it.
+KEPT_NOTEBOOK_METADATA = ("workbook",)
+OPTIONAL_IN_TITLE = "(optional)"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
 
@@ -108,7 +112,9 @@ def learner_notebook(solution: nbformat.NotebookNode, name: str = "") -> nbforma
         except GenerationError as error:
             raise GenerationError(f"solutions/{name} cell {index} ({cell['cell_type']}): {error}") from None
     notebook = nbformat.v4.new_notebook(cells=[nbformat.from_dict(cell) for cell in cells])
-    notebook.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO})
+    metadata = {"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}
+    metadata.update({key: solution.metadata[key] for key in KEPT_NOTEBOOK_METADATA if key in solution.metadata})
+    notebook.metadata = nbformat.from_dict(metadata)
     notebook.nbformat, notebook.nbformat_minor = 4, max(solution.get("nbformat_minor", 5), 5)
     nbformat.validate(notebook)
     return notebook
@@ -125,9 +131,13 @@ def solution_paths(names: Iterable[str] = ()) -> list[Path]:
 
 
 def select_notebooks(folder: Path, names: Iterable[str] = ()) -> list[Path]:
-    """The ``NN_*.ipynb`` notebooks of ``folder``, all or those whose names start with one of ``names``."""
+    """The ``NN_*.ipynb`` notebooks of ``folder``, all or those whose names start with one of ``names``.
+
+    A name is a number (``3`` or ``03``), a name prefix (``03_pem``), or several of them separated by commas
+    (``3,5``), as ``make check NB=3,5`` passes them.
+    """
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    wanted = [name.removesuffix(".ipynb") for name in names]
+    wanted = [normalised_name(part) for name in names for part in name.split(",") if part.strip()]
     if not wanted:
         return paths
     chosen = [path for path in paths if any(path.stem.startswith(prefix) for prefix in wanted)]
@@ -136,6 +146,30 @@ def select_notebooks(folder: Path, names: Iterable[str] = ()) -> list[Path]:
         raise SystemExit(f"No notebook in {folder.name}/ matches {', '.join(unknown)}. "
                          f"Try one of: {', '.join(path.stem[:2] for path in paths)}")
     return chosen
+
+
+def normalised_name(name: str) -> str:
+    """``3`` -> ``03`` (notebook numbers have two digits); other names lose only a trailing ``.ipynb``."""
+    name = name.strip().removesuffix(".ipynb")
+    return name.zfill(2) if name.isdigit() and len(name) < 2 else name
+
+
+def is_optional(notebook: nbformat.NotebookNode) -> bool:
+    """Whether a notebook is optional: ``{"workbook": {"optional": true}}`` in its metadata, or "(optional)" in
+    its title (the first heading of its first markdown cell). Optional notebooks never fail ``make check``."""
+    marker = notebook.get("metadata", {}).get("workbook", {})
+    if isinstance(marker, dict) and "optional" in marker:
+        return marker["optional"] is True
+    return OPTIONAL_IN_TITLE in title(notebook).lower()
+
+
+def title(notebook: nbformat.NotebookNode) -> str:
+    """The first heading line of the notebook's first markdown cell, without its ``#`` marks ("" when none)."""
+    for cell in notebook.cells:
+        if cell.get("cell_type") == "markdown":
+            return next((line.lstrip("#").strip() for line in cell.get("source", "").splitlines()
+                         if line.startswith("#")), "")
+    return ""
 
 
 def expected_notebooks(paths: Iterable[Path]) -> dict[str, str]:

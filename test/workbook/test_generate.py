@@ -213,3 +213,44 @@ def test_learner_notebook_has_no_outputs_and_no_solution_left(solution: Path) ->
     for mine, theirs in exercises:
         assert 'raise NotImplementedError("complete this exercise")' in theirs.source
         assert theirs.source.count("\n") < mine.source.count("\n"), "the solution region must hold the answer"
+
+
+# --- choosing notebooks, and optional ones -----------------------------------------------------------------------
+
+def test_notebooks_are_chosen_by_number_with_or_without_the_zero_and_several_at_once(tmp_path: Path) -> None:
+    for name in ("00_a", "03_b", "05_c", "11_d"):
+        nbformat.write(nbformat.v4.new_notebook(), tmp_path / f"{name}.ipynb")
+    chosen = [path.name for path in generate.select_notebooks(tmp_path, ["3"])]
+    assert chosen == ["03_b.ipynb"]
+    assert [path.name[:2] for path in generate.select_notebooks(tmp_path, ["3,5"])] == ["03", "05"]
+    assert [path.name[:2] for path in generate.select_notebooks(tmp_path, ["00", "11_d.ipynb"])] == ["00", "11"]
+    assert len(generate.select_notebooks(tmp_path, [])) == 4
+    with pytest.raises(SystemExit, match="No notebook in .* matches 04, 07. Try one of: 00, 03, 05, 11"):
+        generate.select_notebooks(tmp_path, ["4,3", "7"])
+
+
+@pytest.mark.parametrize(("metadata", "title", "optional"), [
+    ({}, "# 11 · A real identity provider (optional): Auth0", True),
+    ({}, "# 03 · Verifying tokens", False),
+    ({"workbook": {"optional": True}}, "# 12 · Extra", True),
+    ({"workbook": {"optional": False}}, "# 12 · Not (optional) after all", False),
+    ({"workbook": {"optional": "yes"}}, "# 12 · A typo is not a yes", False),
+])
+def test_a_notebook_is_optional_by_its_metadata_or_its_title(metadata: dict, title: str, optional: bool) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[code("x = 1"), nbformat.v4.new_markdown_cell(title + "\n\ntext")])
+    notebook.metadata.update(metadata)
+    assert generate.is_optional(notebook) is optional
+
+
+def test_the_workbook_metadata_survives_generation() -> None:
+    solution = solution_notebook(code("x = 1"))
+    solution.metadata["workbook"] = {"optional": True}
+    learner = generate.learner_notebook(solution, "12_x.ipynb")
+    assert learner.metadata["workbook"] == {"optional": True}
+    assert "widgets" not in learner.metadata
+
+
+def test_notebook_11_is_the_optional_one() -> None:
+    optional = [path.name[:2] for path in generate.select_notebooks(generate.NOTEBOOKS)
+                if generate.is_optional(nbformat.read(path, as_version=4))]
+    assert optional == ["11"]
