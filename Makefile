@@ -11,7 +11,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NB ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with test/nbval_sanitize.cfg
 
-.PHONY: setup lab test lint bench help notebooks check zip
+.PHONY: setup lab test lint bench help notebooks check grade zip
 
 help:
 	@echo "make setup   create .venv and install the workbook's packages (make lab and make test do it too)"
@@ -19,7 +19,9 @@ help:
 	@echo "make test    run every test (lint, unit, integration, security, properties)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make zip     build the Lambda's deployment zip in build/lambdaone.zip (ARGS='--arch arm64 --key FILE')"
-	@echo "make check NB=03      run your notebooks/03_*.ipynb and report each exercise check (all without NB)"
+	@echo "make check NB=03      run your notebooks/03_*.ipynb and report each exercise check (all without NB; NB=3,5 too)"
+	@echo "make grade            grade every exercise with the template's own checks (BASE=<commit>, REPO=<clone>, NB=03)"
+	@echo "                      writes grade-report.json, and the job summary in GitHub Actions"
 	@echo "make notebooks NB=03  reset notebooks/03_*.ipynb from solutions/ (your edits in it are lost; all without NB)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -64,6 +66,13 @@ notebooks: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/python -m workbook.selfcheck $(NB)
+
+# The instructor's (and the Classroom's) grade: the learner's exercise cells, checked by the template's own
+# check cells and workbook/checks (the first commit, or BASE=<commit>); REPO=<path> grades a learner's clone.
+BASE ?=
+REPO ?= .
+grade: $(STAMP)
+	$(BIN)/python -m workbook.grade --repo "$(REPO)" $(if $(BASE),--base "$(BASE)") $(NB)
 
 # The deployment zip: packages for Lambda's platform and Python, the code, bytecode, reproducible bytes.
 zip: $(STAMP)

@@ -13,6 +13,8 @@ import nbformat
 import pytest
 import yaml
 
+from workbook.generate import is_optional
+from workbook.grade import POINTS_PER_EXERCISE
 from workbook.selfcheck import exercise_name, is_check_cell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +27,8 @@ LIFECYCLE_COMMANDS = ("onCreateCommand", "updateContentCommand", "postCreateComm
                       "postAttachCommand", "initializeCommand")
 COMMAND_GRADER = "classroom-resources/autograding-command-grader@v1"
 GRADING_REPORTER = "classroom-resources/autograding-grading-reporter@v1"
-EXERCISE_COMMAND = re.compile(r"\.venv/bin/python -m workbook\.selfcheck (\d\d) --exercise (\w+)")
+EXERCISE_COMMAND = re.compile(r"\.venv/bin/python -m workbook\.grade --result (\d\d)/(\w+)")
+GRADE_COMMAND = ".venv/bin/python -m workbook.grade --json grade-report.json"
 
 
 # --- readers ---------------------------------------------------------------------------------------------------
@@ -61,11 +64,14 @@ def readme_commands() -> list[str]:
     return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.split("#")[0].strip()]
 
 
-def notebook_exercises(folder: Path = ROOT / "notebooks") -> set[tuple[str, str]]:
-    """(notebook number, exercise) for every check cell of the learner notebooks."""
+def notebook_exercises(folder: Path = ROOT / "notebooks", optional: bool = False) -> set[tuple[str, str]]:
+    """(notebook number, exercise) for every check cell of the required (or the optional) learner notebooks."""
     found = set()
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
+        notebook = nbformat.read(path, as_version=4)
+        if is_optional(notebook) != optional:
+            continue
+        for cell in notebook.cells:
             if is_check_cell(cell):
                 found.add((path.name[:2], exercise_name(cell)))
     return found
@@ -210,27 +216,46 @@ def classroom_graders() -> list[dict[str, Any]]:
     return [step for step in steps(workflow(CLASSROOM_WORKFLOW)) if step.get("uses") == COMMAND_GRADER]
 
 
-def test_classroom_grades_every_exercise_of_every_notebook_and_nothing_else() -> None:
-    graded = set()
+def test_classroom_scores_every_required_exercise_and_nothing_else() -> None:
+    graded = []
     for step in classroom_graders():
         match = EXERCISE_COMMAND.fullmatch(step["with"]["command"])
         assert match, step["with"]["command"]
-        graded.add(match.groups())
+        graded.append(match.groups())
     expected = notebook_exercises()
     assert expected, "no check cells found in notebooks/"
-    missing = sorted(expected - graded)
+    assert len(graded) == len(set(graded)), "an exercise is scored twice"
+    missing = sorted(expected - set(graded))
     assert not missing, f"add a grading step to classroom.yml for each of {missing}"
-    assert not graded - expected, f"classroom.yml grades checks no notebook has: {sorted(graded - expected)}"
+    assert not set(graded) - expected, f"classroom.yml scores checks no required notebook has: {sorted(set(graded) - expected)}"
+    assert notebook_exercises(optional=True), "the optional notebook has no check: is it still optional?"
+    assert not notebook_exercises(optional=True) & set(graded), "an optional exercise must not be in the score"
 
 
-def test_every_classroom_step_scores_points_and_is_reported() -> None:
+def test_the_notebooks_are_graded_once_before_any_exercise_is_scored() -> None:
+    all_steps = steps(workflow(CLASSROOM_WORKFLOW))
+    runs = [index for index, step in enumerate(all_steps) if "workbook.grade" in step.get("run", "")]
+    assert [all_steps[index]["run"] for index in runs] == [GRADE_COMMAND], "one grading run, writing the report"
+    first_score = next(index for index, step in enumerate(all_steps) if step.get("uses") == COMMAND_GRADER)
+    assert runs[0] < first_score
+    assert not any("selfcheck" in json.dumps(step) for step in all_steps), "scores come from the grade report"
+
+
+def test_the_checkout_has_the_first_commit_the_grade_compares_with() -> None:
+    checkout = next(step for step in steps(workflow(CLASSROOM_WORKFLOW))
+                    if step.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # a shallow clone has no first commit: the grade refuses it
+
+
+def test_every_classroom_step_scores_points_and_is_reported_even_after_a_failure() -> None:
     all_steps = steps(workflow(CLASSROOM_WORKFLOW))
     graders = classroom_graders()
     for step in graders:
-        assert isinstance(step["with"]["max-score"], int) and step["with"]["max-score"] > 0, step
+        assert step["with"]["max-score"] == POINTS_PER_EXERCISE, step  # the points the JSON report gives
         assert step["with"]["test-name"] and 0 < int(step["with"]["timeout"]) <= 60
+        assert step["if"] == "${{ !cancelled() }}", "an exercise is scored (0) even when the grading step failed"
     reporter = [step for step in all_steps if step.get("uses") == GRADING_REPORTER]
-    assert len(reporter) == 1
+    assert len(reporter) == 1 and reporter[0]["if"] == "${{ !cancelled() }}"
     ids = [step["id"] for step in graders]
     assert reporter[0]["with"]["runners"].split(",") == ids
     assert reporter[0]["env"] == {f"{id_.upper()}_RESULTS": f"${{{{steps.{id_}.outputs.result}}}}" for id_ in ids}
@@ -239,9 +264,16 @@ def test_every_classroom_step_scores_points_and_is_reported() -> None:
 def test_classroom_installs_the_workbook_before_grading() -> None:
     all_steps = steps(workflow(CLASSROOM_WORKFLOW))
     setup = next(index for index, step in enumerate(all_steps) if step.get("run") == "make setup")
-    first_grader = next(index for index, step in enumerate(all_steps) if step.get("uses") == COMMAND_GRADER)
-    assert setup < first_grader
+    grading = next(index for index, step in enumerate(all_steps) if step.get("run") == GRADE_COMMAND)
+    assert setup < grading
     assert workflow(CLASSROOM_WORKFLOW)["permissions"]["checks"] == "write"  # the reporter posts the score
+
+
+def test_make_grade_runs_the_grader_with_base_repo_and_notebooks() -> None:
+    command = make_dry_run("-o", ".venv/.installed", "grade", "BASE=abc123", "REPO=../alice", "NB=3")
+    assert '-m workbook.grade --repo "../alice" --base "abc123" 3' in command
+    assert "--base" not in make_dry_run("-o", ".venv/.installed", "grade")
+    assert "make grade" in make_dry_run("help")
 
 
 # --- CI script ----------------------------------------------------------------------------------------------------
