@@ -16,10 +16,17 @@ raises ``CheckFailed``, whose message (and whole IPython rendering: no traceback
 
 A learner function that still raises ``NotImplementedError`` (the stub) is reported as
 "the exercise is not complete yet"; any other exception as "it raised {Type}: {message}".
+
+A case's ``hint`` is fixed; its ``explain`` (optional) looks at what came back (the value, or the exception
+raised) and returns a hint for that very mistake, or None to fall back to ``hint``. One case can then tell
+"the leeway is too large" from "exp verification is off" when both accept the same expired token.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +63,18 @@ class Case:
     describe_expected: str | None = None
     hint: str = ""
     raises: type[BaseException] | tuple[type[BaseException], ...] | None = None
+    explain: Callable[[Any], str | None] | None = None
+
+    def hint_for(self, outcome: Any) -> str:
+        """The hint for this outcome (a value, or the exception raised): ``explain``'s, else ``hint``."""
+        if self.explain is not None:
+            try:
+                specific = self.explain(outcome)
+            except Exception:  # an explanation that cannot read the outcome falls back to the fixed hint
+                specific = None
+            if specific:
+                return specific
+        return self.hint
 
 
 def check(title: str, cases: list[Case]) -> None:
@@ -63,34 +82,35 @@ def check(title: str, cases: list[Case]) -> None:
     for case in cases:
         failure = _failure(case)
         if failure is not None:
-            expected, got = failure
-            raise CheckFailed(failure_lines(title, case, expected, got))
+            expected, got, outcome = failure
+            raise CheckFailed(failure_lines(title, case, expected, got, outcome))
     print(f"✅ {title}: all {len(cases)} cases pass")
 
 
-def failure_lines(title: str, case: Case, expected: str, got: str) -> list[str]:
-    """The lines that report one failed case."""
+def failure_lines(title: str, case: Case, expected: str, got: str, outcome: Any = None) -> list[str]:
+    """The lines that report one failed case (``outcome``: what came back, for the case's ``explain``)."""
     lines = [f'❌ {title}: case "{case.name}" failed', f"{INDENT}expected: {expected}", f"{INDENT}got: {got}"]
-    if case.hint:
-        lines.append(f"{INDENT}hint: {case.hint}")
+    hint = case.hint_for(outcome)
+    if hint:
+        lines.append(f"{INDENT}hint: {hint}")
     return lines
 
 
-def _failure(case: Case) -> tuple[str, str] | None:
-    """None when the case passes, else (what was expected, what happened) in words."""
+def _failure(case: Case) -> tuple[str, str, Any] | None:
+    """None when the case passes, else (what was expected, what happened in words, the value or exception)."""
     try:
         value = case.actual()
     except NotImplementedError:
-        return _describe_expected(case), INCOMPLETE
+        return _describe_expected(case), INCOMPLETE, None
     except Exception as error:  # the learner's code may raise anything; report it, never crash the check
         if case.raises is not None and isinstance(error, case.raises):
             return None
-        return _describe_expected(case), _describe_error(error)
+        return _describe_expected(case), _describe_error(error), error
     if case.raises is not None:
-        return _describe_expected(case), f"it returned {shown(value)}"
+        return _describe_expected(case), f"it returned {shown(value)}", value
     if _accepted(case, value):
         return None
-    return _describe_expected(case), shown(value)
+    return _describe_expected(case), shown(value), value
 
 
 def _accepted(case: Case, value: Any) -> bool:
@@ -133,3 +153,36 @@ def shown(value: Any) -> str:
     else:
         text = repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a record whose message cannot be formatted still counts
+            self.lines.append(record.getMessage())
+            return
+        self.lines.append(str(record.msg))
+
+
+def output_of(call: Callable[[], Any]) -> tuple[Any, str]:
+    """Call ``call`` and return (its result, everything it printed or logged at any level, as one text).
+
+    Catches ``print`` (stdout and stderr) and records sent to any logger that propagates to the root logger,
+    whatever the levels configured: the point is to see a token written anywhere.
+    """
+    collector = _Collect()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(collector)
+    root.setLevel(logging.DEBUG)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            result = call()
+    finally:
+        root.removeHandler(collector)
+        root.setLevel(level)
+    return result, printed.getvalue() + "\n".join(collector.lines)

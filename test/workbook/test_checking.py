@@ -113,3 +113,20 @@ def test_long_values_are_cut_and_sets_are_sorted() -> None:
     assert shown({"b", "a", "c"}) == "{'a', 'b', 'c'}"
     assert shown(set()) == "set()"
     assert shown({1, "a"}) in {"{1, 'a'}", "{'a', 1}"}  # unorderable items fall back to repr
+
+
+def test_explain_names_the_mistake_it_sees_and_falls_back_to_the_hint() -> None:
+    def explain(outcome: object) -> str | None:
+        if isinstance(outcome, KeyError):
+            return "that key may be missing"
+        return "returned zero" if outcome == 0 else None
+
+    case = lambda actual: Case("c", actual, expected=1, hint="fixed", explain=explain)  # noqa: E731
+    assert failure_of("t", [case(lambda: {}["k"])]).lines[3] == "    hint: that key may be missing"
+    assert failure_of("t", [case(lambda: 0)]).lines[3] == "    hint: returned zero"
+    assert failure_of("t", [case(lambda: 2)]).lines[3] == "    hint: fixed"
+
+
+def test_an_explanation_that_fails_falls_back_to_the_hint() -> None:
+    failure = failure_of("t", [Case("c", lambda: 2, expected=1, hint="fixed", explain=lambda outcome: 1 / 0)])
+    assert failure.lines[3] == "    hint: fixed"

@@ -19,22 +19,25 @@ _SPLIT_CASES: tuple[tuple[str, list[str]], ...] = (
     ("treasure:write treasure:read treasure:write", ["treasure:write", "treasure:read"]),
     (" treasure:read", ["treasure:read"]),
     ("treasure:read,", ["treasure:read"]),
+    ("Treasure:Read treasure:read", ["Treasure:Read", "treasure:read"]),
 )
 
 
 def check_split_scopes(split_scopes: Callable[[str], list[str]]) -> None:
     """``split_scopes(text)``: scope names in order, commas and whitespace both separate, no empties or repeats."""
-    cases = [
+    cases = [Case("returns a list", lambda: type(split_scopes("a b")).__name__, expected="list",
+                  hint="build and return a list, e.g. with a list comprehension (not a tuple, set or generator)")]
+    cases += [
         Case(f"split_scopes({text!r})", (lambda text=text: split_scopes(text)), expected=expected,
              hint=_hint_for(text))
         for text, expected in _SPLIT_CASES
     ]
-    cases.append(Case("returns a list", lambda: type(split_scopes("a b")).__name__, expected="list",
-                      hint="build and return a list, e.g. with a list comprehension"))
     check("split_scopes", cases)
 
 
 def _hint_for(text: str) -> str:
+    if text != text.lower():
+        return "scope names are case-sensitive: keep each name exactly as written, never lower() it"
     if not text.strip() or ",," in text or text.startswith(" ") or text.endswith(","):
         return "empty pieces appear around extra separators: drop them (a piece is kept only when it is not empty)"
     if text.count("treasure:write") > 1:

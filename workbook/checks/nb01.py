@@ -9,7 +9,7 @@ from typing import Any
 
 from lambdaone.hello_world import hello
 from workbook import events
-from workbook.checking import Case, check
+from workbook.checking import Case, check, output_of
 
 Handler = Callable[[Any, Any], Any]
 
@@ -42,10 +42,45 @@ def is_hello_response(response: Any) -> bool:
             and response.get("isBase64Encoded", False) is False)
 
 
+HEADERS_HINT = ("the hello response does not depend on the event: never read event['headers'] (it is null in "
+                "REST API v1 without headers and missing with aws lambda invoke); event.get('headers') or {} if you must")
+CONTEXT_HINT = ("context is None in local runs and tests: never rely on context.aws_request_id; "
+                "getattr(context, 'aws_request_id', None) if you must")
+SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaGVjay0wMSJ9.c2lnbmF0dXJlLW9mLWNoZWNrLTAx"
+
+
+def _raised(call: Callable[[], Any]) -> str:
+    try:
+        call()
+    except Exception as error:  # what the learner's handler raised, in words
+        return f"{type(error).__name__}: {error}"
+    return ""
+
+
 def check_hello_handler(handler: Handler) -> None:
     """``handler(event, context)`` returns 200, text/plain, ``hello()`` for every event shape."""
     first = lambda: handler({}, FAKE_CONTEXT)  # noqa: E731 (a named call reads better in each case)
+
+    def shapes_that_raise() -> list[str]:
+        raised = [(shape, _raised(lambda build=build: handler(build(), FAKE_CONTEXT))) for shape, build in _EVENT_SHAPES]
+        return [f"{shape}: {error}" for shape, error in raised if error]
+
+    def with_context_none() -> str:
+        return _raised(lambda: handler(events.rest_api_v1({"Accept": "text/plain", "User-Agent": "curl"}), None))
+
+    def printed_with_a_token() -> str:
+        event = events.rest_api_v1({"Authorization": f"Bearer {SECRET_TOKEN}", "Accept": "*/*"})
+        return output_of(lambda: handler(event, FAKE_CONTEXT))[1]
+
     cases = [
+        Case("every event shape is answered without an exception (shapes that raised)", shapes_that_raise, [],
+             hint=HEADERS_HINT),
+        Case("context None is answered without an exception (what it raised)", with_context_none, "",
+             hint=CONTEXT_HINT),
+        Case("it prints and logs nothing of the Authorization header (the caller's token)", printed_with_a_token, "",
+             satisfies=lambda text: SECRET_TOKEN.split(".")[1] not in text and "Bearer" not in text,
+             describe_expected="no trace of the Authorization header in the output",
+             hint="never print or log the event: its Authorization header holds the caller's token"),
         Case("returns a dict", lambda: type(first()).__name__, expected="dict",
              hint='return a dict such as {"statusCode": 200, "headers": {...}, "body": "..."}'),
         Case("statusCode", lambda: first().get("statusCode"), expected=200,
@@ -66,6 +101,6 @@ def check_hello_handler(handler: Handler) -> None:
             cases.append(Case(
                 f"{shape}, {context_name}", lambda build=build, context=context: handler(build(), context),
                 satisfies=is_hello_response, describe_expected="200, text/plain, body hello()",
-                hint="the hello response does not depend on the event: never read headers that may be missing",
+                hint=HEADERS_HINT if context is not None else CONTEXT_HINT,
             ))
     check("hello handler", cases)

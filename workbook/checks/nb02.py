@@ -39,10 +39,23 @@ class _Minted:
     def header(self) -> dict[str, Any]:
         return jwt.get_unverified_header(self.token())
 
+    def unverified(self) -> dict[str, Any]:
+        """The payload as written, before any verification: to name a wrong claim before the signature check."""
+        return jwt.decode(self.token(), options={"verify_signature": False})
+
     def claims(self) -> dict[str, Any]:
         """The claims, verified exactly as a resource server would (RS256 only, iss, aud, exp required)."""
         return jwt.decode(self.token(), _signing_key().public_key, algorithms=["RS256"], audience=AUDIENCE,
                           issuer=ISSUER, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+
+
+_CLAIM_HINTS = {
+    "exp": "set exp: a token without exp never expires (exp = iat + lifetime)",
+    "iss": "set iss to ISSUER: verifiers refuse a token whose issuer they cannot check",
+    "aud": "set aud to AUDIENCE: without it any API would accept the token",
+    "sub": 'set sub, who the token is about, e.g. "learner@example.test"',
+    "iat": "set iat = int(time.time()), when the token was issued",
+}
 
 
 def _cases_for(minted: _Minted) -> list[Case]:
@@ -59,18 +72,23 @@ def _cases_for(minted: _Minted) -> list[Case]:
              hint='access tokens say typ "at+jwt" (RFC 9068): headers={"typ": "at+jwt", "kid": kid}'),
         Case(f"{label}: header kid", lambda: minted.header().get("kid"), expected=kid,
              hint="put the kid argument in the header, so verifiers can find the key"),
-        Case(f"{label}: verifies with the public key", lambda: isinstance(minted.claims(), dict), expected=True,
-             hint="include iss, aud, sub, iat and exp, and sign with the private key you were given"),
-        Case(f"{label}: iss", lambda: minted.claims()["iss"], expected=ISSUER, hint="iss is ISSUER"),
-        Case(f"{label}: aud", lambda: minted.claims()["aud"], expected=AUDIENCE, hint="aud is AUDIENCE"),
-        Case(f"{label}: sub", lambda: minted.claims()["sub"], satisfies=lambda sub: isinstance(sub, str) and sub,
+    ] + [
+        Case(f"{label}: claim {claim} present", (lambda claim=claim: claim in minted.unverified()), expected=True,
+             hint=hint)
+        for claim, hint in _CLAIM_HINTS.items()
+    ] + [
+        Case(f"{label}: iss", lambda: minted.unverified()["iss"], expected=ISSUER, hint="iss is ISSUER"),
+        Case(f"{label}: aud", lambda: minted.unverified()["aud"], expected=AUDIENCE, hint="aud is AUDIENCE"),
+        Case(f"{label}: sub", lambda: minted.unverified()["sub"], satisfies=lambda sub: isinstance(sub, str) and sub,
              describe_expected="a non-empty string", hint='sub names the caller, e.g. "learner@example.test"'),
-        Case(f"{label}: iat is now", lambda: minted.claims()["iat"] - minted.called_at(),
+        Case(f"{label}: iat is now", lambda: minted.unverified()["iat"] - minted.called_at(),
              satisfies=lambda delta: abs(delta) <= CLOCK_SLACK_SECONDS,
              describe_expected=f"within {CLOCK_SLACK_SECONDS} s of now (difference shown)",
-             hint="iat = int(time.time()): seconds since the epoch, an int"),
-        Case(f"{label}: exp - iat", lambda: minted.claims()["exp"] - minted.claims()["iat"], expected=lifetime,
-             hint="exp = iat + lifetime"),
+             hint="iat = int(time.time()): seconds since the epoch, an int (not milliseconds)"),
+        Case(f"{label}: exp - iat", lambda: minted.unverified()["exp"] - minted.unverified()["iat"],
+             expected=lifetime, hint="exp = iat + lifetime: an absolute time, not the lifetime itself"),
+        Case(f"{label}: verifies with the issuer's public key", lambda: isinstance(minted.claims(), dict),
+             expected=True, hint="sign with the private key you were given, not a key of your own"),
         Case(f"{label}: scope", lambda: minted.claims().get("scope"), expected=" ".join(scopes),
              hint='scope is ONE string, the scopes joined by single spaces: " ".join(scopes)'),
     ]

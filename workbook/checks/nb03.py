@@ -78,21 +78,25 @@ def stripped_signature_token() -> str:
     return signed(claims()).rsplit(".", 1)[0] + "."
 
 
-#: name → (how to make the token, hint when it is accepted or refused the wrong way)
+LEEWAY_HINT = ("keep exp and nbf verification on (PyJWT checks them by default) and the leeway small: "
+               "a few seconds for clock skew, never minutes or hours")
+SIGNATURE_HINT = "never turn off signature verification: verify with the public key you were given"
+
+#: name → (how to make the token, hint when it is accepted or refused the wrong way). Signature forgeries come
+#: first: a verifier with signature checks off then hears about that, not about the algorithm.
 FORGERIES: dict[str, tuple[Callable[[], str], str]] = {
-    "alg none (no signature)": (alg_none_token, "pass algorithms=[\"RS256\"]: an allow-list, never the header's alg"),
+    "signed by another key with the same kid": (lambda: signed(claims(), attacker_key()), SIGNATURE_HINT),
+    "payload edited after signing": (tampered_token, SIGNATURE_HINT),
+    "signature stripped": (stripped_signature_token, SIGNATURE_HINT),
+    "alg none (no signature)": (alg_none_token,
+                                'pass algorithms=["RS256"]: an allow-list of your own, never the header\'s alg'),
     "HS256 signed with the public key as secret": (
         hs256_with_public_key_token,
         "allow RS256 only: HMAC must never be accepted by a verifier that holds a public key"),
     "PS256 signed with the issuer's key (an algorithm it never uses)": (
         lambda: signed(claims(), algorithm="PS256"),
-        "the algorithm comes from YOUR allow-list, never from the token's header"),
-    "signed by another key with the same kid": (lambda: signed(claims(), attacker_key()),
-                                                "verify the signature with the public key you were given"),
-    "payload edited after signing": (tampered_token, "never turn off signature verification"),
-    "signature stripped": (stripped_signature_token, "never turn off signature verification"),
-    "expired ten minutes ago": (lambda: signed(claims(exp=int(time.time()) - TEN_MINUTES)),
-                                "keep exp verification on (PyJWT checks it by default)"),
+        'algorithms=["RS256"] exactly: the algorithm comes from YOUR allow-list, never from the token\'s header'),
+    "expired ten minutes ago": (lambda: signed(claims(exp=int(time.time()) - TEN_MINUTES)), LEEWAY_HINT),
     "no exp claim (would be valid forever)": (lambda: signed(claims(exp=None)),
                                               'require it: options={"require": ["exp", "iss", "aud"]}'),
     "wrong audience": (lambda: signed(claims(aud="https://another-api.example.test/")),
@@ -101,9 +105,34 @@ FORGERIES: dict[str, tuple[Callable[[], str], str]] = {
     "wrong issuer": (lambda: signed(claims(iss="https://evil.example.test/")), "pass issuer=ISSUER"),
     "no iss claim": (lambda: signed(claims(iss=None)), 'pass issuer=ISSUER and require "iss"'),
     "not valid before ten minutes from now (nbf)": (lambda: signed(claims(nbf=int(time.time()) + TEN_MINUTES)),
-                                                    "keep nbf verification on (PyJWT checks it by default)"),
+                                                    LEEWAY_HINT),
     "not a JWT at all": (lambda: "hello", "let jwt.decode raise: do not catch its errors"),
 }
+
+SWALLOWED_HINT = ("do not catch the error to return None or False: a caller that forgets to test the result lets "
+                  "the forgery in. Let jwt.InvalidTokenError propagate (fail closed)")
+
+
+def _explain_refusal(outcome: object) -> str | None:
+    """The hint for a forgery that was not refused with InvalidTokenError, when the outcome itself says why."""
+    if outcome is None or outcome is False:
+        return SWALLOWED_HINT
+    return None
+
+
+def _explain_acceptance(outcome: object) -> str | None:
+    """The hint for a valid token that was not returned as its claims."""
+    if isinstance(outcome, jwt.InvalidAudienceError):
+        return "pass audience=AUDIENCE: a token that has aud is refused when no audience is given"
+    if isinstance(outcome, jwt.InvalidIssuerError):
+        return "pass issuer=ISSUER, exactly"
+    if isinstance(outcome, jwt.MissingRequiredClaimError):
+        return f'require exp, iss and aud only: "{outcome.claim}" may be absent from a valid token'
+    if isinstance(outcome, (jwt.InvalidAlgorithmError, jwt.InvalidKeyError)):
+        return 'the issuer signs with RS256: algorithms=["RS256"], and the public key you were given'
+    if isinstance(outcome, (jwt.ImmatureSignatureError, jwt.ExpiredSignatureError)):
+        return "keep PyJWT's own exp and nbf checks (and a small leeway): these tokens are valid now"
+    return None
 
 
 def check_accepts_valid_token(verify_token: VerifyToken) -> None:
@@ -118,7 +147,7 @@ def check_accepts_valid_token(verify_token: VerifyToken) -> None:
     }
     cases = [
         Case(name, (lambda payload=payload: verify_token(signed(payload), pem)), expected=payload,
-             hint="return what jwt.decode returns: the verified claims")
+             hint="return what jwt.decode returns: the verified claims", explain=_explain_acceptance)
         for name, payload in valid.items()
     ]
     check("verify_token accepts valid tokens", cases)
@@ -129,10 +158,12 @@ def check_refuses_forgeries(verify_token: VerifyToken) -> None:
     pem = issuer_key().public_pem()
     valid = claims()
     cases = [Case("a valid token is still accepted", lambda: verify_token(signed(valid), pem), expected=valid,
-                  hint="refusing everything is not verification: return jwt.decode's claims for a good token")]
+                  hint="refusing everything is not verification: return jwt.decode's claims for a good token",
+                  explain=_explain_acceptance)]
     cases += [
         Case(name, (lambda make=make: verify_token(make(), pem)), raises=jwt.InvalidTokenError,
-             describe_expected="it raises jwt.InvalidTokenError (or a subclass)", hint=hint)
+             describe_expected="it raises jwt.InvalidTokenError (or a subclass)", hint=hint,
+             explain=_explain_refusal)
         for name, (make, hint) in FORGERIES.items()
     ]
     check("verify_token refuses forgeries", cases)

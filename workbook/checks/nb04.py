@@ -84,13 +84,24 @@ def _challenge_hint(status: int, token_presented: bool) -> str:
     return "only 400, 401 and 403 carry a WWW-Authenticate challenge: return None otherwise"
 
 
+ORDER_HINT = "keep the scopes in the order given (REQUIRE's order), joined by single spaces: never sort them"
+
+
+def _explain_challenge(outcome: Any) -> str | None:
+    if isinstance(outcome, str) and 'scope="' in outcome and "," in outcome.split('scope="', 1)[1]:
+        return 'scope="..." lists the scopes separated by single spaces, never commas (RFC 6750 §3)'
+    return None
+
+
 def check_www_authenticate(www_authenticate: WwwAuthenticate) -> None:
     """``www_authenticate(status, required, token_presented)`` gives the RFC 6750 challenge (or None)."""
     cases = [
         Case(f"{name}: www_authenticate({status}, {list(required)}, token_presented={presented})",
              (lambda status=status, required=required, presented=presented:
               www_authenticate(status, list(required), token_presented=presented)),
-             expected=expected_challenge(reason, required), hint=_challenge_hint(status, presented))
+             expected=expected_challenge(reason, required),
+             hint=ORDER_HINT if "REQUIRE order" in name else _challenge_hint(status, presented),
+             explain=_explain_challenge)
         for name, status, required, presented, reason in _CHALLENGE_CASES
     ]
     check("www_authenticate", cases)
