@@ -11,7 +11,7 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 NB ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with test/nbval_sanitize.cfg
 
-.PHONY: setup lab test lint bench help notebooks check grade zip
+.PHONY: setup lab test lint bench help notebooks check grade zip figures
 
 help:
 	@echo "make setup   create .venv and install the workbook's packages (make lab and make test do it too)"
@@ -23,6 +23,7 @@ help:
 	@echo "make grade            grade every exercise with the template's own checks (BASE=<commit>, REPO=<clone>, NB=03)"
 	@echo "                      writes grade-report.json, and the job summary in GitHub Actions"
 	@echo "make notebooks NB=03  reset notebooks/03_*.ipynb from solutions/ (your edits in it are lost; all without NB)"
+	@echo "make figures redraw figures/*.svg from workbook/figures/ (a test fails when they are stale)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else f"Python 3.11 or newer is needed; {sys.executable} is {v.major}.{v.minor}")'
@@ -66,6 +67,10 @@ notebooks: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/python -m workbook.selfcheck $(NB)
+
+# The notebooks' diagrams are drawn by workbook/figures/*.py: edit those, never the SVGs.
+figures: $(STAMP)
+	$(BIN)/python -m workbook.figures
 
 # The instructor's (and the Classroom's) grade: the learner's exercise cells, checked by the template's own
 # check cells and workbook/checks (the first commit, or BASE=<commit>); REPO=<path> grades a learner's clone.
