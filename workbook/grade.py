@@ -115,6 +115,7 @@ class Change:
 class GradeReport:
     base: str
     head: str
+    uncommitted: bool = False  # the working tree (what was graded) differs from HEAD
     exercises: list[ExerciseGrade] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -132,6 +133,7 @@ class GradeReport:
             "version": REPORT_VERSION,
             "base": self.base,
             "head": self.head,
+            "uncommitted": self.uncommitted,
             "score": sum(grade.points for grade in self.required),
             "max_score": sum(grade.max_points for grade in self.required),
             "optional_score": sum(grade.points for grade in self.optional),
@@ -347,7 +349,7 @@ def grade(repo: Path, base: str | None = None, names: Iterable[str] = (),
     repo = repository_root(repo)
     base_sha = base_commit(repo, base)
     head = git(repo, "rev-parse", "HEAD").strip()
-    report = GradeReport(base_sha, head)
+    report = GradeReport(base_sha, head, uncommitted=bool(git(repo, "status", "--porcelain", "--untracked-files=no")))
     with tempfile.TemporaryDirectory(prefix="lambdaone-grade-") as folder:
         template = Path(folder) / "template"
         template.mkdir()
@@ -430,8 +432,10 @@ def apply_changes(report: GradeReport, changed: dict[str, str]) -> None:
     for grade in report.exercises:
         if grade.id in zeroed:
             reasons = [f"{change.path} {change.change}" for change in report.changes if grade.id in change.exercises]
+            verdict = {True: "passes", False: "fails", None: "gave no verdict"}[grade.check_passed]
             grade.result, grade.points, grade.hint = TAMPERED, 0, ""
-            grade.message = f"⚠️ {grade.exercise}: scores 0, changed since the template: {'; '.join(reasons)}"
+            grade.message = (f"⚠️ {grade.exercise}: scores 0, changed since the template: {'; '.join(reasons)} "
+                             f"(the template's check {verdict} on the learner's cell)")
 
 
 # --- the report -----------------------------------------------------------------------------------------------------
@@ -450,7 +454,8 @@ def markdown(report: GradeReport) -> str:
     lines = [f"## Grade: {data['score']} / {data['max_score']} points",
              "",
              f"{sum(grade.result == PASS for grade in report.required)} of {len(report.required)} required "
-             f"exercises pass. Graded against the template commit `{report.base[:12]}` at `{report.head[:12]}`: "
+             f"exercises pass. Graded against the template commit `{report.base[:12]}` at `{report.head[:12]}`"
+             f"{' with uncommitted changes' if report.uncommitted else ''}: "
              "each notebook ran once, with the template's check cells and `workbook/checks`.",
              ""]
     for title, grades in (("Required", report.required), ("Optional (not in the score)", report.optional)):

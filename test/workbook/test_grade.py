@@ -117,6 +117,7 @@ def test_a_solved_repository_gets_full_marks_and_a_clean_report(learner: Path, t
     assert grade.main(["--json", str(tmp_path / "report.json")]) == 0
     data = json.loads((tmp_path / "report.json").read_text())
     assert (data["score"], data["max_score"], data["tampered"], data["changes"]) == (2 * POINTS, 2 * POINTS, False, [])
+    assert data["uncommitted"] is False
     assert data["base"] == run_git(learner, "rev-list", "--max-parents=0", "HEAD").strip() != data["head"]
     assert [entry["id"] for entry in data["exercises"]] == EXERCISES
     assert all(entry["result"] == "pass" and entry["check_passed"] for entry in data["exercises"])
@@ -172,6 +173,8 @@ def test_fake_passes_and_monkeypatching_in_an_exercise_cell_earn_nothing(learner
     tampered = grades["01/hello_handler"]
     assert (tampered.result, tampered.points) == ("tampered", 0)
     assert tampered.check_passed is True  # the template's check passed the pasted solution; the change still zeroes it
+    assert "the template's check passes on the learner's cell" in tampered.message
+    assert report.uncommitted  # graded from the working tree, and the report says so
     assert [(change.path, change.change) for change in report.changes] == [
         (f"notebooks/{notebook_path(learner, '01').name}", "check cell changed (hello_handler)")]
     assert "⚠️ tampered" in grade.markdown(report)
@@ -260,3 +263,38 @@ def test_an_outcome_counts_only_with_this_runs_secret() -> None:
                     nbformat.v4.new_output("stream", name="stdout", text="✅ x: all pass\n")]
     assert grade.outcome_of(cell, "new") is None
     assert grade.outcome_of(cell, "old") == {"nonce": "old", "passed": True}
+
+
+def rebuilt(learner_notebook: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[ExerciseGrade]]:
+    template_notebook = nbformat.read(notebook_path(ROOT, "00"), as_version=4)
+    notebook, graded = grade.graded_notebook(
+        template_notebook, learner_notebook, lambda name, heading: ExerciseGrade("00", "00.ipynb", name, heading),
+        "n0nce", Path("/template"))
+    return notebook, [item.grade for item in graded]
+
+
+def test_the_learners_exercise_cell_is_found_by_id_or_by_what_it_defines_and_nothing_else_is_taken() -> None:
+    learner_notebook = nbformat.read(notebook_path(ROOT, "00"), as_version=4)
+    exercise = next(cell for cell in learner_notebook.cells if "def split_scopes" in cell.source)
+    exercise.source = "def split_scopes(text):\n    return text.split()"
+    demo = next(cell for cell in learner_notebook.cells if cell.cell_type == "code" and cell is not exercise)
+    demo.source = "import workbook.checking\nworkbook.checking.check = print"  # not an exercise cell: not taken
+    notebook, grades = rebuilt(learner_notebook)
+    sources = [cell.source for cell in notebook.cells]
+    assert exercise.source in sources and demo.source not in sources
+    assert len(notebook.cells) == len(nbformat.read(notebook_path(ROOT, "00"), as_version=4).cells)
+    assert grades[0].notes == []
+
+    exercise.id = "a-new-id"  # deleted and written again in a new cell: found by the function it defines
+    assert exercise.source in [cell.source for cell in rebuilt(learner_notebook)[0].cells]
+
+    exercise.source = "def something_else(text):\n    return []"
+    _, grades = rebuilt(learner_notebook)
+    assert any("exercise cell not found" in note for note in grades[0].notes)
+
+
+def test_every_check_cell_becomes_a_grading_cell_with_the_template_source() -> None:
+    notebook, grades = rebuilt(nbformat.read(notebook_path(ROOT, "00"), as_version=4))
+    grading = [cell.source for cell in notebook.cells if "_lambdaone_grade(" in cell.source]
+    assert len(grading) == len(grades) == 1 and grades[0].exercise == "split_scopes"
+    assert "nb00.check_split_scopes(split_scopes)" in grading[0] and "'n0nce'" in grading[0]
