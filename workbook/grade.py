@@ -26,6 +26,7 @@ and as JSON to ``grade-report.json``. The exit code is 0 when a report was writt
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -65,6 +66,8 @@ NOTEBOOK_CHECKS = re.compile(r"workbook/checks/nb(\d\d)\.py")
 # The files the grade relies on: a change to one of them since the template zeroes the exercises it serves.
 RELIED_ON = (CHECKS_FOLDER, "workbook/checking.py", "workbook/grade.py", "workbook/selfcheck.py",
              "workbook/generate.py", CLASSROOM_WORKFLOW, "Makefile")
+# The template's code, which must not change while its notebooks run in the grading copy.
+TEMPLATE_CODE = ("workbook", "lambdaone")
 DEFINITION = re.compile(r"^(?:async\s+def|def|class)\s+(\w+)", re.MULTILINE)
 # In an exercise cell, these reach for the grading machinery rather than solve the exercise: reported, so an
 # instructor reads the cell (the grade does not depend on them; see "What grading cannot see" in the lab guide).
@@ -217,34 +220,54 @@ def learners_cell(learner: nbformat.NotebookNode, template_cell: dict[str, Any],
     return next((cell for cell in learner.cells if same_kind(cell)), None)
 
 
+CHECK_IMPORT = re.compile(r"from[ \t]+workbook\.checks[ \t]+import[ \t]+(\([^)]*\)|[\w \t,]+)"
+                          r"|import[ \t]+workbook\.checks\.(\w+)")
+
+
+def check_modules(template: Path, check_source: str) -> dict[str, tuple[str, str]]:
+    """Module name -> (file, source) of ``workbook.checking``, ``workbook.checks`` and the check modules a check
+    cell imports, read from the template before any learner code runs."""
+    names = []
+    for group, single in CHECK_IMPORT.findall(check_source):
+        names += [name.strip() for name in (group or single).replace("(", " ").replace(")", " ").split(",")]
+    files = {"workbook.checking": template / "workbook" / "checking.py",
+             "workbook.checks": template / "workbook" / "checks" / "__init__.py"}
+    files.update({f"workbook.checks.{name}": template / "workbook" / "checks" / f"{name}.py"
+                  for name in names if name and (template / "workbook" / "checks" / f"{name}.py").is_file()})
+    return {name: (str(path), path.read_text(encoding="utf-8")) for name, path in files.items()}
+
+
 def grading_source(check_source: str, exercise: str, nonce: str, template: Path) -> str:
     """The code that replaces a check cell: the template's check, with fresh check modules, its outcome recorded.
 
-    It is self-contained (an exercise cell that ran before cannot redefine a helper it needs) and loads
-    ``workbook.checking`` and ``workbook.checks`` again from the template's files, so whatever an exercise
-    cell did to the imported modules is gone.
+    It is self-contained (an exercise cell that ran before cannot redefine a helper it needs) and builds
+    ``workbook.checking`` and the check modules again from the template's sources, read before the notebook ran,
+    so whatever an exercise cell did to the imported modules, or to the template's files, is gone.
     """
+    modules = check_modules(template, check_source)
     return f'''# The template's check for {exercise}, run by the grader (python -m workbook.grade).
-def _lambdaone_grade(check_source, exercise, nonce, root):
-    import importlib.util
+def _lambdaone_grade(check_source, exercise, nonce, modules):
     import sys
+    import types
 
     from IPython.display import display
 
-    def load(name, path, package=False):
-        locations = [path.rsplit("/", 1)[0]] if package else None
-        spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=locations)
-        module = importlib.util.module_from_spec(spec)
+    def load(name, path, source):
+        module = types.ModuleType(name)
+        module.__file__ = path
+        if name == "workbook.checks":
+            module.__path__ = [path.rsplit("/", 1)[0]]
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        exec(compile(source, path, "exec"), module.__dict__)
         return module
 
     for name in [name for name in sys.modules if name == "workbook.checking" or name == "workbook.checks"
                  or name.startswith("workbook.checks.")]:
         del sys.modules[name]
     outcome = {{"nonce": nonce, "exercise": exercise, "passed": False, "lines": []}}
+    checking = None
     try:
-        checking = load("workbook.checking", root + "/workbook/checking.py")
+        checking = load("workbook.checking", *modules.pop("workbook.checking"))
         completed = []
         original_check = checking.check
 
@@ -254,13 +277,15 @@ def _lambdaone_grade(check_source, exercise, nonce, root):
             return result
 
         checking.check = counted_check
-        load("workbook.checks", root + "/workbook/checks/__init__.py", package=True)
+        package = load("workbook.checks", *modules.pop("workbook.checks"))
+        for name, (path, source) in modules.items():
+            setattr(package, name.rsplit(".", 1)[1], load(name, path, source))
         exec(compile(check_source, "<check cell>", "exec"), globals())
         outcome["passed"] = bool(completed)
         if not completed:
             outcome["lines"] = ["{FAIL_MARK} " + exercise + ": the check returned without running its cases"]
     except BaseException as error:
-        if isinstance(error, checking.CheckFailed):
+        if checking is not None and isinstance(error, checking.CheckFailed):
             outcome["lines"] = list(error.lines)
         else:
             outcome["lines"] = ["{FAIL_MARK} " + exercise + ": the check could not run: "
@@ -270,7 +295,7 @@ def _lambdaone_grade(check_source, exercise, nonce, root):
         print(line)
 
 
-_lambdaone_grade({check_source!r}, {exercise!r}, {nonce!r}, {str(template)!r})
+_lambdaone_grade({check_source!r}, {exercise!r}, {nonce!r}, {modules!r})
 del _lambdaone_grade
 '''
 
@@ -385,12 +410,27 @@ def grade_notebook(repo: Path, template: Path, path: Path, nonce: str, environme
         return ExerciseGrade(path.name[:2], path.name, exercise, heading, optional)
 
     notebook, graded = graded_notebook(template_notebook, learner, grade_of, nonce, template)
+    before = code_digests(template)
     stopped = execute(notebook, path.parent, timeout=timeout, env=environment)
     if stopped:
         report.notes.append(f"{path.name}: {stopped.message}")
     for item in graded:
         settle(item.grade, notebook.cells[item.index], nonce, stopped, item.index)
+    after = code_digests(template)
+    for changed in sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name)):
+        report.changes.append(Change(changed, f"changed while {path.name} ran (the grading copy of the template)",
+                                     [item.grade.id for item in graded]))
     return [item.grade for item in graded]
+
+
+def code_digests(template: Path) -> dict[str, str]:
+    """SHA-256 of every file of the template's code, which no notebook has a reason to write."""
+    found = {}
+    for folder in TEMPLATE_CODE:
+        for path in sorted((template / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                found[path.relative_to(template).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
 def settle(grade: ExerciseGrade, cell: dict[str, Any], nonce: str, stopped: Any, index: int) -> None:
@@ -421,7 +461,7 @@ def settle(grade: ExerciseGrade, cell: dict[str, Any], nonce: str, stopped: Any,
 
 def apply_changes(report: GradeReport, changed: dict[str, str]) -> None:
     """Record each change to what the grade relies on; the exercises relying on it score 0."""
-    for grade in report.exercises:
+    for grade in report.exercises:  # changes found during the runs are already in report.changes
         for note in [note for note in grade.notes if note.startswith("check cell ")]:
             report.changes.append(Change(f"notebooks/{grade.file}", f"{note} ({grade.exercise})", [grade.id]))
     for path, change in sorted(changed.items()):

@@ -252,9 +252,21 @@ def test_a_shallow_clone_or_a_template_without_notebooks_cannot_be_graded(templa
 
 
 def test_the_grading_cell_is_code_that_compiles_for_every_exercise_name() -> None:
-    source = grade.grading_source("from workbook.checks import nb00\n\nnb00.check_x(f)", "x", "n0nce", Path("/t"))
+    source = grade.grading_source("from workbook.checks import nb00\n\nnb00.check_x(f)", "x", "n0nce", ROOT)
     compile(source, "<grading cell>", "exec")
-    assert "'n0nce'" in source and "/t" in source
+    assert "'n0nce'" in source and repr(str(ROOT / "workbook" / "checks" / "nb00.py")) in source
+
+
+@pytest.mark.parametrize(("source", "imported"), [
+    ("from workbook.checks import nb03\n\nnb03.check_a(f)", {"nb03"}),
+    ("from workbook.checks import (nb03,\n    nb04)\nnb03.check_a(f)", {"nb03", "nb04"}),
+    ("from workbook.checks import nb03, nb04\nimport workbook.checks.nb05", {"nb03", "nb04", "nb05"}),
+])
+def test_the_check_modules_a_cell_imports_are_read_before_the_run(source: str, imported: set[str]) -> None:
+    modules = grade.check_modules(ROOT, source)
+    assert set(modules) == {"workbook.checking", "workbook.checks", *(f"workbook.checks.{name}" for name in imported)}
+    path, text = modules["workbook.checks.nb03"]
+    assert path.endswith("workbook/checks/nb03.py") and text == (ROOT / "workbook/checks/nb03.py").read_text()
 
 
 def test_an_outcome_counts_only_with_this_runs_secret() -> None:
@@ -269,7 +281,7 @@ def rebuilt(learner_notebook: nbformat.NotebookNode) -> tuple[nbformat.NotebookN
     template_notebook = nbformat.read(notebook_path(ROOT, "00"), as_version=4)
     notebook, graded = grade.graded_notebook(
         template_notebook, learner_notebook, lambda name, heading: ExerciseGrade("00", "00.ipynb", name, heading),
-        "n0nce", Path("/template"))
+        "n0nce", ROOT)
     return notebook, [item.grade for item in graded]
 
 
@@ -298,3 +310,27 @@ def test_every_check_cell_becomes_a_grading_cell_with_the_template_source() -> N
     grading = [cell.source for cell in notebook.cells if "_lambdaone_grade(" in cell.source]
     assert len(grading) == len(grades) == 1 and grades[0].exercise == "split_scopes"
     assert "nb00.check_split_scopes(split_scopes)" in grading[0] and "'n0nce'" in grading[0]
+
+
+def test_an_exercise_cell_that_rewrites_the_templates_checks_while_it_runs_is_caught(learner: Path) -> None:
+    rewrite = "\n".join([
+        "from pathlib import Path",
+        "import workbook",
+        "def split_scopes(text):",
+        "    return []",
+        "checks = Path(workbook.__file__).parent / 'checks' / 'nb00.py'",
+        "checks.write_text(checks.read_text() + '\\ndef check_split_scopes(fn):\\n    check(\"x\", [])\\n')",
+    ])
+
+    def edit(cell: nbformat.NotebookNode) -> None:
+        if "def split_scopes" in cell.source:
+            cell.source = rewrite
+    edit_cells(learner, "00", edit)
+    report = grade.grade(learner, names=["00"], progress=quiet)
+    (cheated,) = report.exercises
+    assert cheated.check_passed is False  # the check came from the sources read before the notebook ran
+    assert (cheated.result, cheated.points) == ("tampered", 0)
+    assert [(change.path, change.exercises) for change in report.changes] == [
+        ("workbook/checks/nb00.py", ["00/split_scopes"])]
+    assert "changed while 00_welcome.ipynb ran" in report.changes[0].change
+    assert (learner / "workbook" / "checks" / "nb00.py").read_text() == (ROOT / "workbook/checks/nb00.py").read_text()
