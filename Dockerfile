@@ -18,9 +18,11 @@ ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12
 FROM ${BASE_IMAGE}
 
 # The packages first, so this layer is rebuilt only when requirements.txt changes. pip runs inside the image:
-# the wheels fit its Python and platform, and they land at the task root beside the code.
-COPY requirements.txt ${LAMBDA_TASK_ROOT}/
-RUN pip install --no-cache-dir --requirement "${LAMBDA_TASK_ROOT}/requirements.txt" --target "${LAMBDA_TASK_ROOT}"
+# the wheels fit its Python and platform, and they land at the task root beside the code. As in the zip, the task
+# root holds only what the handler imports: requirements.txt stays in /tmp, and the scripts pip puts in bin/ go.
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --requirement /tmp/requirements.txt --target "${LAMBDA_TASK_ROOT}" \
+    && rm -rf "${LAMBDA_TASK_ROOT:?}/bin" /tmp/requirements.txt
 
 # The code. Every destination ends with "/", and lambdaone/ has a COPY of its own: listing a folder among
 # several sources copies its contents, not the folder, and "import lambdaone" would fail.

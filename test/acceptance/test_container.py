@@ -165,7 +165,7 @@ def test_the_image_holds_the_code_packages_and_key_at_the_task_root(image: str) 
     assert root == "/var/task"
     assert {"lambda_function.py", "lambdaone", "jwt", "cryptography", "cffi", KEY_NAME} <= set(top)
     assert not set(top) & {"workbook", "test", "notebooks", "bench", "lambda_build", ".env", "Dockerfile",
-                           "requirements-dev.txt"}
+                           "requirements.txt", "requirements-dev.txt", "bin"}
     assert "handler.py" in package and "authz.py" in package, "lambdaone/ must stay a folder"
 
 

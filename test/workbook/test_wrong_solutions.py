@@ -9,19 +9,30 @@ the entry's key words. The right implementation of each exercise passes the same
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import importlib
+import json
+import math
 import re
+import socket
+import threading
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
 
 from lambdaone.hello_world import hello
 from workbook.checking import CheckFailed
-from workbook.checks import nb00, nb01, nb02, nb03, nb04
+from workbook.checks import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10, nb11
 from workbook.generate import SOLUTIONS
 from workbook.selfcheck import exercise_name, is_check_cell
 from workbook.tokens import AUDIENCE, ISSUER
@@ -547,6 +558,566 @@ def _challenge_on_every_status() -> None:
                                 challenge_right(status, required, token_presented) or 'Bearer error="invalid_token"')
 
 
+# --- 05 to 11: the solution notebooks' own code, with one mistake put in ---------------------------------------
+# The right implementation is the solution cell itself (``### BEGIN SOLUTION`` kept), run in a namespace holding
+# what the notebooks import; a wrong one replaces a piece of it, which must be there (the test says so if not).
+
+NAMESPACE: dict[str, Any] = {
+    "json": json, "re": re, "copy": copy, "math": math, "time": time, "zipfile": zipfile, "importlib": importlib,
+    "contextlib": contextlib, "mock": mock, "threading": threading, "BaseHTTPRequestHandler": BaseHTTPRequestHandler,
+    "HTTPServer": HTTPServer, "ThreadingHTTPServer": ThreadingHTTPServer, "urlsplit": urlsplit,
+}
+
+
+def solution_cell(notebook: str, defines: str) -> str:
+    """The source of the solution cell of notebook ``notebook`` that defines ``defines``."""
+    import nbformat
+    (path,) = SOLUTIONS.glob(f"{notebook}_*.ipynb")
+    cells = [cell.source for cell in nbformat.read(path, as_version=4).cells
+             if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source and defines in cell.source]
+    assert len(cells) == 1, f"{path.name}: {len(cells)} solution cells define {defines}"
+    return cells[0]
+
+
+def built(notebook: str, name: str, *replacements: tuple[str, str], also: str = "") -> Any:
+    """``name`` from the solution cell defining ``def name`` (or ``class name``), each (old, new) replaced."""
+    source = solution_cell(notebook, f" {name}")
+    for old, new in replacements:
+        assert old in source, f"notebook {notebook}: the solution no longer contains {old!r}"
+        source = source.replace(old, new)
+    namespace = dict(NAMESPACE)
+    exec(compile(source, f"<solution {notebook} with a mistake>", "exec"), namespace)  # noqa: S102 (our own code)
+    return namespace[name] if not also else (namespace[name], namespace[also])
+
+
+# 05 · KeyCache
+
+@reference("05", "key_cache")
+def _cache_right() -> None:
+    nb05.check_key_cache(built("05", "KeyCache"))
+
+
+@mistake("05", "key_cache", "cooldown")
+def _cache_without_cooldown() -> None:
+    """no cooldown: every unknown kid refetches (a flood of random kids hammers the issuer)"""
+    nb05.check_key_cache(built("05", "KeyCache", ("if key is None and now >= self._quiet_until:", "if key is None:")))
+
+
+@mistake("05", "key_cache", "routine fetch")
+def _cache_cooldown_at_every_fetch() -> None:
+    """the cooldown started at every fetch (PyJWT's default): a freshly rotated key is refused"""
+    nb05.check_key_cache(built("05", "KeyCache", ("        self._fetched_at = now\n",
+                                                  "        self._fetched_at = now\n"
+                                                  "        self._quiet_until = now + self.cooldown\n")))
+
+
+@mistake("05", "key_cache", "lifetime")
+def _cache_never_expires() -> None:
+    """keys kept forever: a removed key stays trusted"""
+    nb05.check_key_cache(built("05", "KeyCache", ("if now - self._fetched_at >= self.lifetime:",
+                                                  "if self._fetched_at == -math.inf:")))
+
+
+@mistake("05", "key_cache", "time.monotonic")
+def _cache_ignores_the_clock() -> None:
+    """time.monotonic() instead of the clock given"""
+    nb05.check_key_cache(built("05", "KeyCache", ("now = self._clock()", "now = time.monotonic()")))
+
+
+@mistake("05", "key_cache", "fetch once more")
+def _cache_no_refetch() -> None:
+    """no refetch for an unknown kid: a rotated key is refused until the lifetime ends"""
+    nb05.check_key_cache(built("05", "KeyCache", ("if key is None and now >= self._quiet_until:", "if False:")))
+
+
+@mistake("05", "key_cache", "do not raise")
+def _cache_raises_for_unknown_kid() -> None:
+    """KeyError for an unknown kid"""
+    nb05.check_key_cache(built("05", "KeyCache", ("        return key\n",
+                                                  "        if key is None:\n            raise KeyError(kid)\n"
+                                                  "        return key\n")))
+
+
+@mistake("05", "key_cache", "just fetched")
+def _cache_fetches_twice() -> None:
+    """a cold lookup of an unknown kid fetches twice"""
+    nb05.check_key_cache(built("05", "KeyCache", (
+        "            return self._keys.get(kid)  # just fetched: a refetch would bring the same document\n", "")))
+
+
+@mistake("05", "key_cache", "lifetime")
+def _cache_fetches_every_time() -> None:
+    """no cache at all: a fetch per lookup"""
+    nb05.check_key_cache(built("05", "KeyCache", ("if now - self._fetched_at >= self.lifetime:", "if True:")))
+
+
+# 06 · patched_pyjwkclient
+
+PATCH_BOTH = 'mock.patch("jwt.PyJWKClient", fake), mock.patch("jwt.jwks_client.PyJWKClient", fake)'
+RELOAD_INSIDE = "            importlib.reload(module)  # names copied at import time now copy the fake\n"
+RELOAD_AFTER = "        importlib.reload(module)  # the patches are undone: copy the real class back\n"
+
+
+@reference("06", "patched_pyjwkclient")
+def _patch_right() -> None:
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient"))
+
+
+@mistake("06", "patched_pyjwkclient", "both", "jwt.jwks_client.PyJWKClient")
+def _patch_one_import_style() -> None:
+    """only jwt.PyJWKClient patched: code that imports jwt.jwks_client.PyJWKClient still fetches"""
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient", (PATCH_BOTH, 'mock.patch("jwt.PyJWKClient", fake)')))
+
+
+@mistake("06", "patched_pyjwkclient", "both", "jwt.PyJWKClient")
+def _patch_submodule_only() -> None:
+    """only jwt.jwks_client.PyJWKClient patched"""
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient",
+                                         (PATCH_BOTH, 'mock.patch("jwt.jwks_client.PyJWKClient", fake)')))
+
+
+@mistake("06", "patched_pyjwkclient", "reload")
+def _patch_without_reload() -> None:
+    """no reload while patched: `from jwt import PyJWKClient` keeps the real class"""
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient", (RELOAD_INSIDE, "")))
+
+
+@mistake("06", "patched_pyjwkclient", "reload the module again")
+def _patch_without_reload_after() -> None:
+    """no reload after the block: the module keeps the fake"""
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient", (RELOAD_AFTER, "        pass\n")))
+
+
+@mistake("06", "patched_pyjwkclient", "finally")
+def _patch_without_finally() -> None:
+    """no try/finally: an exception in the block leaves the fake in place"""
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient", (
+        "    try:\n        with", "    if True:\n        with"), ("    finally:\n", "    if True:\n")))
+
+
+@mistake("06", "patched_pyjwkclient", "do not catch")
+def _patch_swallows_errors() -> None:
+    """the exception raised in the block swallowed"""
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient", (
+        "            yield module\n", "            try:\n                yield module\n"
+                                      "            except Exception:\n                pass\n")))
+
+
+@mistake("06", "patched_pyjwkclient", "after")
+def _patch_reload_while_patched() -> None:
+    """the second reload while the patches are still active"""
+    nb06.check_patched_pyjwkclient(built("06", "patched_pyjwkclient", (
+        "            yield module\n", "            try:\n                yield module\n"
+                                      "            finally:\n                importlib.reload(module)\n"),
+        (RELOAD_AFTER, "        pass\n")))
+
+
+# 07 · start_jwks_server and stop
+
+def check_07(*replacements: tuple[str, str]) -> None:
+    start, stop = built("07", "start_jwks_server", *replacements, also="stop")
+    nb07.check_jwks_server(start, stop)
+
+
+LOOPBACK = 'ThreadingHTTPServer(("127.0.0.1", 0), Handler)'
+URL = 'return server, f"http://{host}:{port}/.well-known/jwks.json"'
+LOOPBACK_URL = 'return server, f"http://127.0.0.1:{port}/.well-known/jwks.json"'
+
+
+@reference("07", "jwks_server")
+def _server_right() -> None:
+    check_07()
+
+
+@mistake("07", "jwks_server", "every interface")
+def _server_on_every_interface() -> None:
+    """bound to ("", 0), every interface, returning a 127.0.0.1 URL"""
+    check_07((LOOPBACK, 'ThreadingHTTPServer(("", 0), Handler)'), (URL, LOOPBACK_URL))
+
+
+@mistake("07", "jwks_server", "every interface")
+def _server_on_all_addresses() -> None:
+    """bound to 0.0.0.0, returning a 127.0.0.1 URL"""
+    check_07((LOOPBACK, 'ThreadingHTTPServer(("0.0.0.0", 0), Handler)'), (URL, LOOPBACK_URL))  # noqa: S104
+
+
+@mistake("07", "jwks_server", "127.0.0.1")
+def _server_localhost_url() -> None:
+    """a localhost URL (may resolve to ::1 first)"""
+    check_07((URL, 'return server, f"http://localhost:{port}/.well-known/jwks.json"'))
+
+
+@mistake("07", "jwks_server", "port 0")
+def _server_fixed_port() -> None:
+    """a fixed port: the second server cannot start ("Address already in use")"""
+    check_07((LOOPBACK, f'ThreadingHTTPServer(("127.0.0.1", {free_port()}), Handler)'))
+
+
+@mistake("07", "jwks_server", "log_message")
+def _server_logs_requests() -> None:
+    """http.server's request lines left on: they land in other cells"""
+    check_07(("        def log_message(self, format, *args):\n            pass\n", ""))
+
+
+@mistake("07", "jwks_server", "daemon=True")
+def _server_non_daemon_thread() -> None:
+    """a non-daemon thread: the kernel cannot exit while it runs"""
+    check_07(("threading.Thread(target=server.serve_forever, daemon=True)",
+              "threading.Thread(target=server.serve_forever, daemon=False)"))
+
+
+@mistake("07", "jwks_server", "server_close")
+def _server_not_closed() -> None:
+    """stop without server_close(): the port stays bound"""
+    check_07(("    server.server_close()\n", ""))
+
+
+@mistake("07", "jwks_server", "Content-Type")
+def _server_text_plain() -> None:
+    """Content-Type text/plain"""
+    check_07(('self.send_header("Content-Type", "application/json")', 'self.send_header("Content-Type", "text/plain")'))
+
+
+@mistake("07", "jwks_server", "each server")
+def _server_one_document_for_all() -> None:
+    """one module-level document for every server"""
+    check_07(("    body = json.dumps(document).encode()\n",
+              "    global BODY\n    BODY = json.dumps(document).encode()\n"),
+             ("str(len(body))", "str(len(BODY))"), ("self.wfile.write(body)", "self.wfile.write(BODY)"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# 08 · redact
+
+@reference("08", "redact")
+def _redact_right() -> None:
+    redact, sensitive = built("08", "redact", also="SENSITIVE_HEADERS")
+    nb08.check_redact(redact, sensitive)
+
+
+def check_08(*replacements: tuple[str, str]) -> None:
+    redact, sensitive = built("08", "redact", *replacements, also="SENSITIVE_HEADERS")
+    nb08.check_redact(redact, sensitive)
+
+
+REDACT_START = '    safe = {name: value for name, value in event.items() if name not in ("body", "cookies")}\n'
+
+
+@mistake("08", "redact", "never print")
+def _redact_prints_the_event() -> None:
+    """redact() prints the raw event, token included"""
+    check_08((REDACT_START, '    print("redacting", event)\n' + REDACT_START))
+
+
+@mistake("08", "redact", "never print", "log")
+def _redact_logs_the_event() -> None:
+    """redact() logs the raw event at DEBUG"""
+    check_08((REDACT_START, '    import logging\n    logging.getLogger("learner").debug("redacting %s", event)\n'
+              + REDACT_START))
+
+
+@mistake("08", "redact", "multiValueHeaders")
+def _redact_headers_only() -> None:
+    """multiValueHeaders left as they are"""
+    check_08(('for field in ("headers", "multiValueHeaders"):', 'for field in ("headers",):'))
+
+
+@mistake("08", "redact", "name.lower()")
+def _redact_case_sensitive() -> None:
+    """header names compared as written: Authorization survives"""
+    check_08(("name.lower() in SENSITIVE_HEADERS", "name in SENSITIVE_HEADERS"))
+
+
+@mistake("08", "redact", "SENSITIVE_HEADERS")
+def _redact_authorization_only() -> None:
+    """only Authorization removed: cookies and API keys survive"""
+    check_08(("name.lower() in SENSITIVE_HEADERS", 'name.lower() == "authorization"'))
+
+
+@mistake("08", "redact", "body")
+def _redact_keeps_body() -> None:
+    """the body kept"""
+    check_08(('if name not in ("body", "cookies")}', 'if name not in ("cookies",)}'))
+
+
+@mistake("08", "redact", "cookies")
+def _redact_keeps_cookies() -> None:
+    """event["cookies"] kept (HTTP API 2.0)"""
+    check_08(('if name not in ("body", "cookies")}', 'if name not in ("body",)}'))
+
+
+@mistake("08", "redact", "new dictionaries")
+def _redact_changes_the_event() -> None:
+    """the caller's event changed in place"""
+    check_08(("    return copy.deepcopy(safe)\n",
+              '    for name in ("body", "cookies"):\n        event.pop(name, None)\n'
+              "    event.update(safe)\n    return event\n"))
+
+
+@mistake("08", "redact", "null")
+def _redact_assumes_headers() -> None:
+    """headers assumed to be a dict (null in REST API v1)"""
+    check_08(("        if isinstance(headers, dict):\n", "        if True:\n"))
+
+
+# 09 · zip_problems and create_function_args
+
+def check_zip(*replacements: tuple[str, str]) -> None:
+    nb09.check_zip_problems(built("09", "zip_problems", *replacements))
+
+
+@reference("09", "zip_problems")
+def _zip_right() -> None:
+    check_zip()
+
+
+FOREIGN_TAG = 'foreign_tag = "cpython-" in f and "cpython-312-x86_64-linux-gnu" not in f'
+
+
+@mistake("09", "zip_problems", "abi3")
+def _zip_abi3_flagged() -> None:
+    """cryptography's abi3 .so flagged as a wrong binary"""
+    check_zip((FOREIGN_TAG, FOREIGN_TAG + ' or "abi3" in f'))
+
+
+@mistake("09", "zip_problems", "aarch64", "x86_64")
+def _zip_wrong_platform() -> None:
+    """a zip for the wrong platform (arm64's .so) not noticed"""
+    check_zip((FOREIGN_TAG, 'foreign_tag = "cpython-" in f and "cpython-312" not in f'))
+
+
+@mistake("09", "zip_problems", "site-packages/", "anywhere")
+def _zip_site_packages_at_the_top_only() -> None:
+    """site-packages/ looked for at the start of names only"""
+    check_zip(('if any("site-packages/" in name for name in names):',
+               'if any(name.startswith("site-packages/") for name in names):'))
+
+
+@mistake("09", "zip_problems", "at the root")
+def _zip_handler_anywhere() -> None:
+    """lambda_function.py accepted in any folder"""
+    check_zip(('if "lambda_function.py" not in names:',
+               'if not any(name.endswith("lambda_function.py") for name in names):'))
+
+
+@mistake("09", "zip_problems", ".ipynb anywhere")
+def _zip_top_level_notebooks_only() -> None:
+    """notebooks looked for at the top level only"""
+    check_zip(('any(f.endswith(".ipynb") for f in files)', 'any(n.endswith(".ipynb") and "/" not in n for n in names)'))
+
+
+@mistake("09", "zip_problems", ".env", "secrets")
+def _zip_env_file_missed() -> None:
+    """.env not counted as a dev file"""
+    check_zip(('{"test", "tests", "notebooks", ".venv", ".git", ".env"}', '{"test", "tests", "notebooks", ".venv", ".git"}'))
+
+
+@mistake("09", "zip_problems", ".cpython-312.")
+def _zip_untagged_bytecode_missed() -> None:
+    """only bytecode tagged for another version flagged (an untagged .pyc passes)"""
+    check_zip(('".cpython-312." not in f', '".cpython-3" in f and ".cpython-312." not in f'))
+
+
+@mistake("09", "zip_problems", "cpython-312.pyc")
+def _zip_all_bytecode_flagged() -> None:
+    """every .pyc flagged, the right ones too"""
+    check_zip(('if any(f.endswith(".pyc") and ".cpython-312." not in f for f in files):',
+               'if any(f.endswith(".pyc") for f in files):'))
+
+
+@mistake("09", "zip_problems", "never a list")
+def _zip_returns_list() -> None:
+    """a list of codes"""
+    check_zip(("    return problems\n", "    return sorted(problems)\n"))
+
+
+def check_create(*replacements: tuple[str, str]) -> None:
+    nb09.check_create_function_args(built("09", "create_function_args", *replacements))
+
+
+@reference("09", "create_function_args")
+def _create_right() -> None:
+    check_create()
+
+
+@mistake("09", "create_function_args", "fileb://", "file://")
+def _create_file_url() -> None:
+    """--zip-file file://: the zip read as text"""
+    check_create(('f"fileb://{zip_file}"', 'f"file://{zip_file}"'))
+
+
+@mistake("09", "create_function_args", "fileb://")
+def _create_bare_path() -> None:
+    """--zip-file with a bare path"""
+    check_create(('f"fileb://{zip_file}"', "zip_file"))
+
+
+@mistake("09", "create_function_args", "shorthand", "json.dumps")
+def _create_shorthand_environment() -> None:
+    """--environment Variables={A=b,...}: values with commas split"""
+    check_create(('json.dumps({"Variables": environment})',
+                  '"Variables={" + ",".join(f"{k}={v}" for k, v in environment.items()) + "}"'))
+
+
+@mistake("09", "create_function_args", "python3.12")
+def _create_wrong_runtime() -> None:
+    """--runtime python3.11 (the zip is built for 3.12)"""
+    check_create(('"--runtime", "python3.12"', '"--runtime", "python3.11"'))
+
+
+@mistake("09", "create_function_args", "function handler")
+def _create_wrong_handler() -> None:
+    """--handler lambda_function.lambda_handler"""
+    check_create(('"lambda_function.handler"', '"lambda_function.lambda_handler"'))
+
+
+@mistake("09", "create_function_args", "arguments you are given")
+def _create_fixed_role() -> None:
+    """the role's ARN written out instead of the one given"""
+    check_create(('"--role", role_arn', '"--role", "arn:aws:iam::123456789012:role/lambdaone-execution"'))
+
+
+@mistake("09", "create_function_args", "list of strings")
+def _create_one_string() -> None:
+    """one command line string instead of a list of words"""
+    check_create(("    return [\n", "    return ' '.join([\n"), ('"--memory-size", "256",\n    ]', '"--memory-size", "256",\n    ])'))
+
+
+# 10 · dockerfile_problems
+
+def check_docker(*replacements: tuple[str, str]) -> None:
+    nb10.check_dockerfile_problems(built("10", "dockerfile_problems", *replacements))
+
+
+@reference("10", "dockerfile_problems")
+def _docker_right() -> None:
+    check_docker()
+
+
+@mistake("10", "dockerfile_problems", "lambdaone")
+def _docker_copy_trap_with_slash() -> None:
+    """COPY lambda_function.py lambdaone/ /var/task/ accepted (the folder flattened)"""
+    check_docker(('            if "lambdaone" in {s.rstrip("/") for s in sources} and not '
+                  'destination.rstrip("/").endswith("/lambdaone"):\n                problems.add("copy_trap")\n', ""))
+
+
+@mistake("10", "dockerfile_problems", "any case")
+def _docker_case_sensitive() -> None:
+    """instructions compared in upper case only"""
+    check_docker(("keyword, rest = keyword.upper(), rest.strip()", "keyword, rest = keyword, rest.strip()"))
+
+
+@mistake("10", "dockerfile_problems", "continued line")
+def _docker_no_continuation() -> None:
+    """a RUN continued with \\ read line by line"""
+    check_docker(('        if stripped.endswith("\\\\"):\n', '        if False:\n'))
+
+
+@mistake("10", "dockerfile_problems", "-t and --target")
+def _docker_short_target_refused() -> None:
+    """pip's -t not taken for --target"""
+    check_docker(("(--target|-t)", "(--target)"))
+
+
+@mistake("10", "dockerfile_problems", "exec form")
+def _docker_shell_cmd_accepted() -> None:
+    """CMD in shell form accepted"""
+    check_docker(('handler_named = json.loads(last_cmd or "") == ["lambda_function.handler"]',
+                  'handler_named = "lambda_function.handler" in (last_cmd or "")'))
+
+
+@mistake("10", "dockerfile_problems", "after the last '/'")
+def _docker_registry_port_as_tag() -> None:
+    """a registry's port read as the image's tag"""
+    check_docker(('last_part = image.rsplit("/", 1)[-1]', "last_part = image"))
+
+
+@mistake("10", "dockerfile_problems", "ARG defaults")
+def _docker_args_not_substituted() -> None:
+    """ARG defaults not substituted into FROM"""
+    check_docker(('image = re.sub(r"\\$\\{?(\\w+)\\}?", lambda match: defaults.get(match.group(1), ""), rest.split()[0])',
+                  "image = rest.split()[0]"))
+
+
+@mistake("10", "dockerfile_problems", ":latest")
+def _docker_only_latest_unpinned() -> None:
+    """only :latest counted as unpinned (no tag passes)"""
+    check_docker(('tag in ("", "latest")', 'tag == "latest"'))
+
+
+@mistake("10", "dockerfile_problems", "whole build context")
+def _docker_copy_everything_missed() -> None:
+    """COPY . into the task root not noticed"""
+    check_docker(('            if {".", "./", "*"} & set(sources):\n                problems.add("copies_everything")\n', ""))
+
+
+# 11 · lambda_env_from_discovery
+
+def check_discovery(*replacements: tuple[str, str]) -> None:
+    nb11.check_lambda_env_from_discovery(built("11", "lambda_env_from_discovery", *replacements))
+
+
+@reference("11", "lambda_env_from_discovery")
+def _discovery_right() -> None:
+    check_discovery()
+
+
+@mistake("11", "lambda_env_from_discovery", "https://")
+def _discovery_http_allowed() -> None:
+    """keys accepted over plain http"""
+    check_discovery(('if parts.scheme != "https" or not parts.hostname:',
+                     'if parts.scheme not in ("https", "http") or not parts.hostname:'))
+
+
+@mistake("11", "lambda_env_from_discovery", "https scheme")
+def _discovery_file_allowed() -> None:
+    """only http refused: file:// accepted"""
+    check_discovery(('if parts.scheme != "https" or not parts.hostname:', 'if parts.scheme == "http":'))
+
+
+@mistake("11", "lambda_env_from_discovery", "==", "startswith")
+def _discovery_issuer_prefix() -> None:
+    """the issuer compared with startswith"""
+    check_discovery(('if issuer.rstrip("/") + WELL_KNOWN != discovery_url:',
+                     'if not issuer.startswith(discovery_url.removesuffix(WELL_KNOWN)):'))
+
+
+@mistake("11", "lambda_env_from_discovery", "discovery_url")
+def _discovery_issuer_unchecked() -> None:
+    """the document's issuer trusted as it is"""
+    check_discovery(('if issuer.rstrip("/") + WELL_KNOWN != discovery_url:', "if False:"))
+
+
+@mistake("11", "lambda_env_from_discovery", "trailing slash")
+def _discovery_issuer_normalised() -> None:
+    """the issuer's trailing slash removed"""
+    check_discovery(('"ISSUER": issuer,', '"ISSUER": issuer.rstrip("/"),'))
+
+
+@mistake("11", "lambda_env_from_discovery", "authorization OFF")
+def _discovery_no_scopes_allowed() -> None:
+    """an empty scope list accepted (REQUIRE empty turns authorization off)"""
+    check_discovery(("if not names or any(", "if any("))
+
+
+@mistake("11", "lambda_env_from_discovery", "host")
+def _discovery_no_host_check() -> None:
+    """an https URL without a host accepted"""
+    check_discovery(('if parts.scheme != "https" or not parts.hostname:', 'if parts.scheme != "https":'))
+
+
+@mistake("11", "lambda_env_from_discovery", "audience")
+def _discovery_blank_audience() -> None:
+    """a blank audience accepted"""
+    check_discovery(('    if not isinstance(audience, str) or not audience.strip():\n        raise ValueError("audience is blank")\n',
+                     ""))
+
+
 # --- the tests --------------------------------------------------------------------------------------------------
 
 def exercises_in_solutions() -> set[tuple[str, str]]:
@@ -587,3 +1158,29 @@ def test_every_exercise_has_five_wrong_solutions_or_more() -> None:
     assert exercises, "no exercise of the solutions is in the catalogue"
     short = {key: counts[key] for key in exercises if counts[key] < 5}
     assert not short, f"fewer than five wrong solutions: {short}"
+
+
+# --- checks release what they start --------------------------------------------------------------------------
+
+def test_a_failing_07_check_leaves_no_port_bound_and_no_thread_running() -> None:
+    """A fixed-port mistake fails at the second server; the first one's port is free again afterwards."""
+    port = free_port()
+    threads_before = set(threading.enumerate())
+    start, stop = built("07", "start_jwks_server", (LOOPBACK, f'ThreadingHTTPServer(("127.0.0.1", {port}), Handler)'),
+                        also="stop")
+    with pytest.raises(CheckFailed, match="two servers"):
+        nb07.check_jwks_server(start, stop)
+    assert nb07._port_is_free(port), f"port {port} is still bound after the check failed"
+    assert nb07._wait_for(lambda: not [t for t in threading.enumerate() if t not in threads_before and t.is_alive()])
+
+
+def test_a_server_the_learner_never_returns_is_stopped_too() -> None:
+    """start_jwks_server binds and serves, then returns something else: the check still stops that server."""
+    port = free_port()
+    threads_before = set(threading.enumerate())
+    start, stop = built("07", "start_jwks_server", (LOOPBACK, f'ThreadingHTTPServer(("127.0.0.1", {port}), Handler)'),
+                        (URL, 'return f"http://127.0.0.1:{port}/.well-known/jwks.json"'), also="stop")
+    with pytest.raises(CheckFailed, match="returns"):
+        nb07.check_jwks_server(start, stop)
+    assert nb07._port_is_free(port), f"port {port} is still bound after the check failed"
+    assert nb07._wait_for(lambda: not [t for t in threading.enumerate() if t not in threads_before and t.is_alive()])

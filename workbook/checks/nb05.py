@@ -125,7 +125,8 @@ def check_key_cache(key_cache_class: Callable[..., Any]) -> None:
         Case("keys are fetched again once the lifetime has passed (fetches before, after)", expiry, (1, 2),
              hint="compare clock() - fetched_at with lifetime; use the clock you were given, not time.monotonic"),
         Case("a rotated key is found with one refetch (kid, fetches)", rotation, ("key-2", 2),
-             hint="when the kid is not in the cached keys, fetch once more and look again"),
+             hint="when the kid is not in the cached keys, fetch once more and look again; the cooldown starts only "
+                  "at such a refetch for an unknown kid, never at a routine fetch"),
         Case("50 random kids cost one refetch in all (found, fetches)", flood, ([], 2),
              hint="after a refetch for an unknown kid, refuse unknown kids without fetching for `cooldown` seconds"),
         Case("during the cooldown even a new key waits (result, fetches)", cooldown_refuses, (None, 2),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import socket
+import socketserver
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ class _Started:
     def __init__(self, start: Callable[[dict[str, Any]], Any], stop: Callable[[Any], None]) -> None:
         self._start, self._stop = start, stop
         self.started: list[Any] = []
+        self.created: list[socketserver.BaseServer] = []  # every server built during the check, returned or not
         self.stopped: list[Any] = []
         self.url = ""
         self.port = 0
@@ -42,24 +44,52 @@ class _Started:
         self.stopped.append(server)
         self._stop(server)
 
+    @contextlib.contextmanager
+    def recording_servers(self) -> Iterator[None]:
+        """Note every socketserver built inside the block, even one the learner's code never returns."""
+        original = socketserver.BaseServer.__init__
+        created = self.created
+
+        def init(server: socketserver.BaseServer, *args: Any, **kwargs: Any) -> None:
+            created.append(server)
+            original(server, *args, **kwargs)
+
+        socketserver.BaseServer.__init__ = init  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            socketserver.BaseServer.__init__ = original  # type: ignore[method-assign]
+
     def stop_all(self) -> None:
-        """Stop with the learner's stop what it has not stopped yet, then make sure with the server's own methods."""
+        """Stop with the learner's stop what it has not stopped yet, then make sure with the server's own methods:
+        every server built during the check, so that no port stays bound after a failure."""
         for server in self.started:
             if not any(server is done for done in self.stopped):
                 with contextlib.suppress(Exception):
                     self.stop(server)
+        for server in [*self.started, *self.created]:
             _force_stop(server)
 
 
 def _force_stop(server: Any) -> None:
-    # shutdown() waits for serve_forever to end and would wait forever if it never ran: give it a thread and a limit.
+    # shutdown() waits for serve_forever to end, forever if it never ran: give it a thread and a limit, then
+    # release that thread; shutdown() has set the loop's stop request by then, so a loop still running ends too.
     shutdown = getattr(server, "shutdown", None)
     if callable(shutdown):
         helper = threading.Thread(target=_quietly, args=(shutdown,), daemon=True)
         helper.start()
-        helper.join(timeout=2)
+        helper.join(timeout=2 if _is_serving(server) else 0.1)
+        finished = getattr(server, "_BaseServer__is_shut_down", None)
+        if helper.is_alive() and isinstance(finished, threading.Event):
+            finished.set()
     with contextlib.suppress(Exception):
         server.server_close()
+
+
+def _is_serving(server: Any) -> bool:
+    """Whether a thread runs this server's serve_forever (a server that was never started does not)."""
+    serve = getattr(server, "serve_forever", None)
+    return serve is not None and any(getattr(thread, "_target", None) == serve for thread in threading.enumerate())
 
 
 def _quietly(action: Callable[[], Any]) -> None:
@@ -95,7 +125,7 @@ def check_jwks_server(start_jwks_server: Callable[[dict[str, Any]], Any], stop: 
     # is kept out of the cell; the "prints nothing" case looks at it.
     stray_output = io.StringIO()
     try:
-        with contextlib.redirect_stderr(stray_output):
+        with contextlib.redirect_stderr(stray_output), state.recording_servers():
             check("start_jwks_server and stop", _cases(state, stray_output))
     finally:
         with contextlib.redirect_stderr(stray_output):
@@ -114,6 +144,10 @@ def _cases(state: _Started, stray_output: io.StringIO) -> list[Case]:
         parts = urlsplit(url)
         state.url, state.port = url, parts.port or 0
         return parts.scheme, parts.hostname, state.port > 0
+
+    def listens_on() -> Any:
+        address = first[0].socket.getsockname() if hasattr(first[0], "socket") else first[0].server_address
+        return address[0]
 
     def answers() -> tuple[int, str, Any]:
         response = requests.get(state.url, timeout=TIMEOUT)
@@ -158,6 +192,9 @@ def _cases(state: _Started, stray_output: io.StringIO) -> list[Case]:
         Case("start_jwks_server returns (server, url): http, 127.0.0.1, a real port", starts,
              ("http", "127.0.0.1", True),
              hint="bind ('127.0.0.1', 0) and build the URL from server.server_address"),
+        Case("the server listens on 127.0.0.1 only (the address it is bound to)", listens_on, "127.0.0.1",
+             hint="bind ('127.0.0.1', 0): '' or '0.0.0.0' binds every interface, so anyone on the network can reach "
+                  "it, whatever URL you return"),
         Case("GET url answers 200, application/json, the document", answers, (200, "application/json", DOCUMENT),
              hint="send_response(200), a Content-Type header, end_headers(), then write json.dumps(document)"),
         Case("the server prints nothing while serving", silent, "",

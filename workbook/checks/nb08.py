@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from workbook import events
-from workbook.checking import Case, check
+from workbook.checking import Case, check, output_of
 
 
 def _segment(data: dict[str, Any]) -> str:
@@ -70,6 +70,10 @@ def credentials_event() -> dict[str, Any]:
                                "X-Api-Key": API_KEY, "User-Agent": "curl/8.5.0"})
 
 
+NULL_HINT = ("check that headers (and multiValueHeaders) is a dict before filtering it: it may be missing, or null "
+             "in REST API v1; keep a null as it is")
+
+
 def check_redact(redact: Callable[[dict[str, Any]], Any], sensitive_headers: Collection[str]) -> None:
     """``redact(event)``: a copy without credentials, cookies or body; ``event`` itself unchanged."""
 
@@ -83,6 +87,40 @@ def check_redact(redact: Callable[[dict[str, Any]], Any], sensitive_headers: Col
             redact(event)
             return event == before
         return run
+
+    def written() -> list[str]:
+        texts = []
+        for make in (rest_event, http_v2_event, mixed_case_event, credentials_event):
+            try:
+                texts.append(output_of(lambda make=make: redact(make()))[1])
+            except Exception:  # noqa: S112 (a redact that raises is reported by the cases below, not here)
+                continue
+        return leaks("\n".join(texts))
+
+    def diagnose(outcome: Any) -> str | None:
+        """Name the kind of secret that leaked, from probes that each hold one kind only."""
+        if isinstance(outcome, (AttributeError, TypeError)) and "NoneType" in str(outcome):
+            return NULL_HINT
+        probes = [
+            ("compare name.lower() with SENSITIVE_HEADERS: header names arrive in any case",
+             lambda: events.rest_api_v1({"Authorization": f"Bearer {TOKEN}"}), lambda: events.rest_api_v1(
+                 {"authorization": f"Bearer {TOKEN}"})),
+            ("filter event['multiValueHeaders'] too: REST API v1 repeats every header there",
+             lambda: {**events.rest_api_v1(None), "multiValueHeaders": {"authorization": [f"Bearer {TOKEN}"]}}, None),
+            ("every name in SENSITIVE_HEADERS, not only authorization: cookie carries a session",
+             lambda: events.rest_api_v1({"cookie": SESSION}), None),
+            ("drop 'body': it may hold passwords or tokens", lambda: {**events.rest_api_v1(None), "body": BODY_SECRET},
+             None),
+            ("drop event['cookies'] too (HTTP API 2.0 puts the cookies there)",
+             lambda: {**events.http_api_v2({}), "cookies": [SESSION]}, None),
+        ]
+        for hint, leaking, safe in probes:
+            try:
+                if leaks(redact(leaking())) and (safe is None or not leaks(redact(safe()))):
+                    return hint
+            except Exception:  # noqa: S112 (a probe that crashes tells nothing; the next one may)
+                continue
+        return None
 
     def kept() -> tuple[Any, ...]:
         safe = redact(rest_event())
@@ -101,15 +139,18 @@ def check_redact(redact: Callable[[dict[str, Any]], Any], sensitive_headers: Col
     check("redact", [
         Case("SENSITIVE_HEADERS names authorization and cookie in lower case (missing)", lambda: sorted(missing), [],
              hint="keep the SENSITIVE_HEADERS cell as given and compare lower-cased header names with it"),
+        Case("redact prints and logs none of the secrets of the event it is given (leaked)", written, [],
+             hint="never print or log the event inside redact: it still holds the token. Return the copy; "
+                  "whoever logs, logs only that"),
         Case("REST API event: nothing of the token survives in headers or multiValueHeaders (leaked)",
-             leaked(rest_event), [],
+             leaked(rest_event), [], explain=diagnose,
              hint="filter both event['headers'] and event['multiValueHeaders']; drop 'body'"),
         Case("HTTP API 2.0 event: lower-case authorization, cookie header, cookies and body (leaked)",
-             leaked(http_v2_event), [],
+             leaked(http_v2_event), [], explain=diagnose,
              hint="payload 2.0 lower-cases header names and puts cookies in event['cookies']: drop it"),
-        Case("header names in any case: AUTHORIZATION, aUtHoRiZaTiOn (leaked)", leaked(mixed_case_event), [],
+        Case("header names in any case: AUTHORIZATION, aUtHoRiZaTiOn (leaked)", leaked(mixed_case_event), [], explain=diagnose,
              hint="compare name.lower() with SENSITIVE_HEADERS"),
-        Case("Cookie, Proxy-Authorization and X-Api-Key are redacted too (leaked)", leaked(credentials_event), [],
+        Case("Cookie, Proxy-Authorization and X-Api-Key are redacted too (leaked)", leaked(credentials_event), [], explain=diagnose,
              hint="every name in SENSITIVE_HEADERS, not only authorization"),
         Case("body and cookies are dropped (still there)", no_body_no_cookies, [],
              hint="leave 'body' and 'cookies' out of the copy (or set them to None)"),
@@ -122,5 +163,5 @@ def check_redact(redact: Callable[[dict[str, Any]], Any], sensitive_headers: Col
              hint="do not pop or del from the event or from its headers: copy while filtering"),
         Case("no headers at all, and \"headers\": null, work (types, headers)", without_headers,
              ["dict", "dict", None],
-             hint="check that headers is a dict before filtering it; keep a null as it is"),
+             hint=NULL_HINT),
     ])
