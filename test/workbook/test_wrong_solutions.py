@@ -1184,3 +1184,28 @@ def test_a_server_the_learner_never_returns_is_stopped_too() -> None:
         nb07.check_jwks_server(start, stop)
     assert nb07._port_is_free(port), f"port {port} is still bound after the check failed"
     assert nb07._wait_for(lambda: not [t for t in threading.enumerate() if t not in threads_before and t.is_alive()])
+
+
+@pytest.mark.parametrize("key", sorted(REFERENCES), ids=[f"{n}-{e}" for n, e in sorted(REFERENCES)])
+def test_the_stub_reads_as_an_incomplete_exercise_not_as_a_mistake(key: tuple[str, str]) -> None:
+    """Every first failing case of a blank exercise says so, rather than hinting at a mistake nobody made yet."""
+    from workbook.checking import INCOMPLETE
+    notebook, exercise = key
+    module = importlib.import_module(f"workbook.checks.nb{notebook}")
+    check = getattr(module, f"check_{exercise}")
+
+    def stub(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("complete this exercise")
+
+    class Stub:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise NotImplementedError("complete this exercise")
+
+    arguments: list[Any] = [Stub if exercise == "key_cache" else stub]
+    if exercise == "jwks_server":
+        arguments.append(stub)
+    if exercise == "redact":
+        arguments.append(frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"}))
+    with pytest.raises(CheckFailed) as failed:
+        check(*arguments)
+    assert f"got: {INCOMPLETE}" in "\n".join(failed.value.lines), failed.value.lines

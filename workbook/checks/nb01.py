@@ -52,6 +52,8 @@ SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaGVjay0wMSJ9.c2lnbmF0dXJlLW9mLW
 def _raised(call: Callable[[], Any]) -> str:
     try:
         call()
+    except NotImplementedError:
+        raise  # the stub: reported as an exercise not complete yet, not as a mistake
     except Exception as error:  # what the learner's handler raised, in words
         return f"{type(error).__name__}: {error}"
     return ""
