@@ -111,11 +111,9 @@ def heading_above(cells: list[dict[str, Any]], index: int) -> str:
 
 
 def exercise_heading(cells: list[dict[str, Any]], check_index: int) -> str:
-    """The heading of a check cell's exercise: the one above the code cell the check follows."""
-    index = check_index
-    while index > 0 and cells[index - 1].get("cell_type") == "code":
-        index -= 1  # the exercise cell and any check cells before this one share the same markdown above
-    return heading_above(cells, index)
+    """The heading of a check cell's exercise: the last heading above it (the exercise cell has no markdown
+    between it and its checks)."""
+    return heading_above(cells, check_index)
 
 
 def cell_label(cells: list[dict[str, Any]], index: int) -> str:

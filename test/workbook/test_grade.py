@@ -334,3 +334,75 @@ def test_an_exercise_cell_that_rewrites_the_templates_checks_while_it_runs_is_ca
         ("workbook/checks/nb00.py", ["00/split_scopes"])]
     assert "changed while 00_welcome.ipynb ran" in report.changes[0].change
     assert (learner / "workbook" / "checks" / "nb00.py").read_text() == (ROOT / "workbook/checks/nb00.py").read_text()
+
+
+def test_the_cell_with_the_exercises_id_wins_over_a_scratch_copy_above_it() -> None:
+    learner_notebook = nbformat.read(notebook_path(ROOT, "00"), as_version=4)
+    index = next(i for i, cell in enumerate(learner_notebook.cells) if "def split_scopes" in cell.source)
+    learner_notebook.cells[index].source = "def split_scopes(text):\n    return text.split()  # the answer"
+    scratch = nbformat.v4.new_code_cell("def split_scopes(text):\n    return []  # trying things")
+    learner_notebook.cells.insert(1, scratch)
+    sources = [cell.source for cell in rebuilt(learner_notebook)[0].cells]
+    assert learner_notebook.cells[index + 1].source in sources and scratch.source not in sources
+
+
+def test_the_template_is_the_only_first_commit_or_the_one_named(template: Path, tmp_path: Path) -> None:
+    root = run_git(template, "rev-parse", "HEAD").strip()
+    assert grade.base_commit(template) == root
+    assert grade.base_commit(template, "HEAD") == root
+    with pytest.raises(GradeError, match="no-such-ref"):
+        grade.base_commit(template, "no-such-ref")
+    two = tmp_path / "two-roots"
+    run_git(tmp_path, "clone", "-q", str(template), str(two))
+    run_git(two, "checkout", "-q", "--orphan", "other")
+    commit(two, "a second first commit")
+    run_git(two, "merge", "-q", "--allow-unrelated-histories", "-m", "join", "main")
+    with pytest.raises(GradeError, match="the history has 2 first commits .*pass the template's commit as BASE"):
+        grade.base_commit(two)
+
+
+def test_the_json_report_has_the_documented_fields() -> None:
+    data = sample_report().to_json()
+    assert set(data) == {"version", "base", "head", "uncommitted", "score", "max_score", "optional_score",
+                         "optional_max_score", "tampered", "changes", "exercises", "notes"}
+    assert data["version"] == 1 and data["base"] == "a" * 40 and data["tampered"] is False
+    assert set(data["exercises"][0]) == {"id", "notebook", "file", "exercise", "heading", "optional", "result",
+                                         "points", "max_points", "message", "hint", "lines", "check_passed", "notes"}
+    assert data["exercises"][1]["id"] == "03/refuses_forgeries"
+
+
+def test_the_markdown_report_reads_exactly_so() -> None:
+    report = sample_report()
+    report.changes.append(grade.Change("workbook/checks/nb04.py", "changed", ["04/granted_scopes"]))
+    report.exercises[2].result, report.exercises[2].points = "tampered", 0
+    report.exercises[2].message = "⚠️ granted_scopes: scores 0"
+    report.notes.append("08_x.ipynb: a cell ran longer than 120 s")
+    report.exercises[1].notes.append("the exercise cell uses 'sys.modules'")
+    assert grade.markdown(report) == """## Grade: 10 / 30 points
+
+1 of 3 required exercises pass. Graded against the template commit `aaaaaaaaaaaa` at `bbbbbbbbbbbb`: each \
+notebook ran once, with the template's check cells and `workbook/checks`.
+
+### Required
+
+| Notebook | Exercise | Result | Points | Hint |
+|---|---|---|---|---|
+| 03 | `accepts_valid_token` — Exercise: verify | ✅ pass | 10 / 10 |  |
+| 03 | `refuses_forgeries` | ❌ fail | 0 / 10 | require exp |
+| 04 | `granted_scopes` | ⚠️ tampered | 0 / 10 | scores 0 |
+
+### Optional (not in the score)
+
+| Notebook | Exercise | Result | Points | Hint |
+|---|---|---|---|---|
+| 11 | `lambda_env` | ✅ pass | 10 / 10 |  |
+
+### Changes to what grading relies on
+
+- `workbook/checks/nb04.py`: changed; scores 0: `04/granted_scopes`
+
+### Notes
+
+- 08_x.ipynb: a cell ran longer than 120 s
+- 03/refuses_forgeries: the exercise cell uses 'sys.modules'
+"""

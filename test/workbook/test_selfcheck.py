@@ -161,8 +161,11 @@ def test_optional_notebooks_are_reported_apart_and_never_fail(tmp_path: Path,
     assert "Summary\n  00 · 1/1 ✅\nOptional (never fails make check)\n  11 · 0/1 ❌\n" in out
     assert "1 of 1 required checks pass in 1 notebook(s): all pass" in out
     assert selfcheck.print_summary([optional]) is True
+    assert capsys.readouterr().out == ("Optional (never fails make check)\n  11 · 0/1 ❌\n"
+                                       "only optional notebooks were run: they never fail make check\n")
     assert selfcheck.print_summary([required, selfcheck.NotebookReport("01_c.ipynb", checks=[
         selfcheck.CheckResult(3, False, ["❌"])])]) is False
+    assert "1 of 2 required checks pass in 2 notebook(s): keep going: fix the first ❌ above" in capsys.readouterr().out
 
 
 def test_a_cell_that_runs_too_long_is_named_and_later_checks_say_they_did_not_run(
