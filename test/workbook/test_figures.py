@@ -17,8 +17,9 @@ import nbformat
 import pytest
 
 from workbook import figures
+from workbook.figures import __main__ as cli
 from workbook.figures.__main__ import main, stale
-from workbook.figures.svg import Drawing, FigureError, Span, spans
+from workbook.figures.svg import GRAY, INK, MUTED, Drawing, FigureError, Span, number, spans, text_width
 
 ROOT = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -71,12 +72,29 @@ def test_the_check_names_a_stale_a_missing_and_an_orphaned_figure(tmp_path: Path
 
 def test_writing_restores_the_figures_and_a_second_run_changes_nothing(tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "figures"
+    folder = tmp_path / "a" / "new" / "figures"
     assert main(["--output", str(folder)]) == 0
     assert stale(folder, figures.render_all()) == []
-    capsys.readouterr()
+    assert capsys.readouterr().out.count("wrote ") == len(figures.FIGURES)
     assert main(["--output", str(folder)]) == 0
-    assert "wrote" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wrote" not in out and out.count("unchanged ") == len(figures.FIGURES)
+
+
+def test_the_check_reads_the_repository_s_figures_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--check"]) == 0
+    assert f"{len(figures.FIGURES)} figures up to date in {figures.FIGURES_DIR}" in capsys.readouterr().out
+
+
+def test_a_figure_that_cannot_be_drawn_fails_the_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def overflowing() -> dict[str, bytes]:
+        raise FigureError("request-path: 'a label' needs about 300 px, has 200")
+
+    monkeypatch.setattr(cli, "render_all", overflowing)
+    assert main(["--output", str(tmp_path)]) == 1
+    assert "cannot draw the figures: request-path: 'a label' needs about 300 px" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_bytes_do_not_depend_on_the_process(drawn: dict[str, bytes], tmp_path: Path) -> None:
@@ -123,13 +141,73 @@ def test_a_figure_is_plain_accessible_svg(name: str, drawn: dict[str, bytes]) ->
         str(width), str(height), "#ffffff")
 
 
-def test_text_that_would_overflow_its_box_stops_the_generator() -> None:
+def test_text_widths_follow_the_font_metrics() -> None:
+    assert text_width("a", 10) == pytest.approx(6.13)
+    assert text_width("a", 10, bold=True) == pytest.approx(6.75)
+    assert text_width([Span("a", bold=True)], 10) == pytest.approx(6.75)
+    assert text_width("`a`", 10) == pytest.approx(6.02)
+    assert text_width(" ~", 10) == pytest.approx(3.18 + 8.38)  # both ends of the ASCII table
+    for wide in ("\u2026", "\x7f", "`\u2192`"):
+        assert text_width(wide, 10) == pytest.approx(10)
+
+
+def test_coordinates_are_written_short_and_exact() -> None:
+    assert [number(value) for value in (12, 12.0, 12.5, 12.25, 0.1 + 0.2, 100, 10.10, 1 / 3)] == [
+        "12", "12", "12.5", "12.25", "0.3", "100", "10.1", "0.33"]
+
+
+def test_text_that_would_overflow_its_room_stops_the_generator() -> None:
     drawing = Drawing(200, 100, title="t", description="d", slug="t")
-    drawing.box(0, 0, 200, 60, figures.svg.GRAY, heading="fits", body=["short"])
+    needed = text_width("abc", 10) * 1.06
+    drawing.text(0, 10, "abc", size=10, max_width=needed)  # exactly enough room
+    with pytest.raises(FigureError, match=r"t: 'abc' needs about \d+ px, has \d+"):
+        drawing.text(0, 10, "abc", size=10, max_width=needed - 0.01)
+    with pytest.raises(FigureError, match="'abc' needs about"):  # bold is wider
+        drawing.text(0, 10, "abc", size=10, bold=True, max_width=needed)
+    with pytest.raises(FigureError, match="'abc' needs about"):
+        drawing.lines(0, 10, ["abc"], size=10, bold=True, max_width=needed)
+    with pytest.raises(FigureError, match="unknown text anchor 'left'"):
+        drawing.text(0, 10, "abc", anchor="left")
+
+
+def test_a_box_checks_its_text_fits_across_and_down() -> None:
+    drawing = Drawing(400, 200, title="t", description="d", slug="t")
     with pytest.raises(FigureError, match="needs about"):
-        drawing.box(0, 0, 120, 60, figures.svg.GRAY, body=["this line is far too long for a box this narrow"])
-    with pytest.raises(FigureError, match="px of height"):
-        drawing.box(0, 0, 200, 30, figures.svg.GRAY, heading="a heading", body=["one", "two", "three"])
+        drawing.box(0, 0, 120, 60, GRAY, body=["this line is far too long for a box this narrow"])
+    with pytest.raises(FigureError, match="needs about"):
+        drawing.box(0, 0, 120, 60, GRAY, heading="a heading far too long for it")
+    # Heading 14 px and two lines of 13 px with 10 px of padding need 77.7 px; a heading alone 37.85 px;
+    # the two lines alone 55.75 px (half a pixel of slack).
+    cases = ((dict(heading="h", body=["one", "two"]), 77.7), (dict(heading="h"), 37.85),
+             (dict(body=["one", "two"]), 55.75))
+    for content, needed in cases:
+        drawing.box(0, 0, 100, needed - 0.5, GRAY, **content)
+        with pytest.raises(FigureError, match="px of height"):
+            drawing.box(0, 0, 100, needed - 0.51, GRAY, **content)
+    # Without a heading the first line starts at the top, not a heading's height lower.
+    lone = Drawing(100, 100, title="t", description="d", slug="t")
+    lone.box(0, 0, 100, 60, GRAY, body=["one"])
+    assert '<text x="10" y="22.35" font-size="13"' in lone.render()
+
+
+def test_shapes_write_only_the_attributes_they_need() -> None:
+    drawing = Drawing(100, 100, title="t", description="d", slug="s")
+    drawing.rect(0, 0, 10, 10, radius=0)
+    drawing.rect(0, 0, 10, 10, stroke=INK, dash="2 2")
+    drawing.path("M0,0 H5", dash="3 1")
+    drawing.circle(5, 5, 2, fill=INK, stroke=MUTED)
+    drawing.arrow(0, 0, 5, 5, stroke=INK, width=3)
+    drawing.arrow(0, 0, 5, 5, stroke=MUTED)
+    drawing.text(0, 0, "label", halo=True)
+    rendered = drawing.render()
+    assert '<rect x="0" y="0" width="10" height="10" fill="#ffffff"/>' in rendered
+    assert 'stroke="#1f2328" stroke-width="1.5" stroke-dasharray="2 2"/>' in rendered
+    assert '<path d="M0,0 H5" fill="none" stroke="#424a53" stroke-width="1.5" stroke-dasharray="3 1"/>' in rendered
+    assert '<circle cx="5" cy="5" r="2" fill="#1f2328" stroke="#424a53"/>' in rendered
+    assert 'stroke-width="3" marker-end="url(#s-arrow-1f2328)"/>' in rendered
+    assert 'stroke="#ffffff" stroke-width="4" stroke-linejoin="round" paint-order="stroke">label</text>' in rendered
+    # One marker per arrow colour, side by side in <defs>.
+    assert '<path d="M0,0 L10,5 L0,10 z" fill="#1f2328"/></marker><marker id="s-arrow-424a53"' in rendered
 
 
 def test_backticks_mark_code_and_text_is_escaped() -> None:
@@ -156,7 +234,6 @@ def test_learner_notebooks_show_the_same_figures_as_the_solutions() -> None:
     assert figure_references(ROOT / "notebooks") == figure_references(ROOT / "solutions")
 
 
-@pytest.mark.xfail(strict=False, reason="the notebooks' image cells are being added alongside the figures")
 def test_every_figure_is_shown_by_a_notebook() -> None:
     shown = figure_references(ROOT / "solutions")
     assert sorted(set(figures.FIGURES) - set(shown)) == []
