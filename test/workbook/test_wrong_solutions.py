@@ -1209,3 +1209,10 @@ def test_the_stub_reads_as_an_incomplete_exercise_not_as_a_mistake(key: tuple[st
     with pytest.raises(CheckFailed) as failed:
         check(*arguments)
     assert f"got: {INCOMPLETE}" in "\n".join(failed.value.lines), failed.value.lines
+
+
+def test_every_zip_and_dockerfile_case_gives_a_hint(tmp_path: Any) -> None:
+    """A failing case without a hint leaves the learner with expected/got only."""
+    cases = [*nb09._zip_cases(lambda path: set(), tmp_path, None), *nb10._cases(lambda text: set())]
+    silent = [case.name for case in cases if not case.hint and case.explain is None]
+    assert not silent, f"cases without a hint: {silent}"
