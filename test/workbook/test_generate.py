@@ -242,6 +242,13 @@ def test_a_notebook_is_optional_by_its_metadata_or_its_title(metadata: dict, tit
     assert generate.is_optional(notebook) is optional
 
 
+def test_a_notebooks_title_is_its_first_markdown_heading() -> None:
+    notebook = nbformat.v4.new_notebook(cells=[code("# not a title"), nbformat.v4.new_markdown_cell(
+        "Intro\n## 11 · A real IdP (optional)\n# later"), nbformat.v4.new_markdown_cell("# Second")])
+    assert generate.title(notebook) == "11 · A real IdP (optional)"
+    assert generate.title(nbformat.v4.new_notebook(cells=[code("x = 1")])) == ""
+
+
 def test_the_workbook_metadata_survives_generation() -> None:
     solution = solution_notebook(code("x = 1"))
     solution.metadata["workbook"] = {"optional": True}

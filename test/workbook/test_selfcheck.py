@@ -56,7 +56,24 @@ def test_a_check_that_could_not_run_says_why_without_a_traceback() -> None:
 
 
 def test_a_check_cell_that_printed_nothing_fails() -> None:
-    assert not check_result(2, executed("...")).passed
+    result = check_result(2, executed("..."), "split_scopes")
+    assert not result.passed
+    assert result.lines == ["❌ split_scopes: the check printed no result (did it run?)"]
+    assert check_result(2, executed("nb00.check_split_scopes(f)")).lines[0].startswith("❌ split_scopes: ")
+    assert check_result(2, executed("...")).lines[0].startswith("❌ check: ")  # no name to give
+
+
+def test_each_result_keeps_its_cell_and_exercise() -> None:
+    outcomes = [executed("...", stdout("✅ t: all 1 cases pass\n")), executed("..."),
+                executed("...", error("CheckFailed", "❌ t", ["❌ t"])),
+                executed("...", error("CellTimeout", "ran longer than 2 s", ["ran longer than 2 s"])),
+                executed("...", error("ValueError", "bad", []))]
+    results = [check_result(9, cell, "key_cache") for cell in outcomes]
+    assert [(result.cell_index, result.exercise) for result in results] == [(9, "key_cache")] * 5
+    assert [result.passed for result in results] == [True, False, False, False, False]
+    assert results[3].lines == ["❌ key_cache: the check ran longer than 2 s"]
+    assert results[4].lines == ["❌ key_cache: the check could not run: ValueError: bad",
+                                "    hint: fix the cell that raised it (run the notebook top to bottom to see it)"]
 
 
 def test_unknown_notebook_numbers_are_refused_with_the_choices(tmp_path: Path) -> None:
