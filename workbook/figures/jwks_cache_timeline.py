@@ -127,7 +127,7 @@ def draw() -> Drawing:
     connect_end, headers_end, deadline = 150, 360, 600
     band(drawing, LEFT, connect_end, bar, GRAY, ["connect"])
     band(drawing, connect_end, headers_end, bar, GRAY, ["status line + headers"])
-    band(drawing, headers_end, deadline, bar, GRAY, ["body (at most 256 KiB)"])
+    band(drawing, headers_end, deadline, bar, GRAY, [f"body (at most {jwt_key.MAX_JWKS_BYTES // 1024} KiB)"])
     band(drawing, deadline, RIGHT, bar, RED, ["cut off: a", "failed fetch (2)"])
     bracket(drawing, LEFT, deadline, bar - 10, [*variable("JWKS_TIMEOUT_SECONDS", values["JWKS_TIMEOUT_SECONDS"]),
                                                 Span(": the whole fetch, not each read")])
