@@ -406,3 +406,31 @@ notebook ran once, with the template's check cells and `workbook/checks`.
 - 08_x.ipynb: a cell ran longer than 120 s
 - 03/refuses_forgeries: the exercise cell uses 'sys.modules'
 """
+
+
+def test_a_classroom_step_reads_its_exercise_from_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "grade-report.json"
+    grade.write_reports(sample_report(), path)
+    assert grade.result_exit_code(path, "03/accepts_valid_token") == 0
+    assert grade.result_exit_code(path, "03/refuses_forgeries") == 1
+    assert grade.result_exit_code(path, "03/nothing") == 2
+    assert grade.result_exit_code(tmp_path / "missing.json", "03/accepts_valid_token") == 2
+    path.write_text("{not json")
+    assert grade.result_exit_code(path, "03/accepts_valid_token") == 2
+    out = capsys.readouterr().out
+    assert "03/refuses_forgeries: fail, 0/10 ❌ refuses: case a|b failed" in out
+    assert "03/nothing is not in" in out and "run python -m workbook.grade first" in out
+
+
+def test_changes_to_relied_on_files_are_found_committed_or_not(learner: Path) -> None:
+    (learner / "workbook" / "checks" / "nb00.py").write_text("changed")
+    (learner / "workbook" / "checking.py").unlink()
+    (learner / "workbook" / "checks" / "nb99.py").write_text("new, untracked")
+    (learner / ".github" / "workflows" / "classroom.yml").write_text("name: mine\n")
+    commit(learner, "the workflow is mine")
+    (learner / "workbook" / "checks" / "extra.py").write_text("untracked")
+    (learner / "lambdaone" / "handler.py").write_text("the learner may change the production code")
+    base = grade.base_commit(learner)
+    assert grade.changed_files(learner, base) == {
+        ".github/workflows/classroom.yml": "changed", "workbook/checking.py": "deleted",
+        "workbook/checks/nb00.py": "changed", "workbook/checks/nb99.py": "added", "workbook/checks/extra.py": "added"}
