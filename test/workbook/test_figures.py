@@ -160,8 +160,10 @@ def test_text_that_would_overflow_its_room_stops_the_generator() -> None:
     drawing = Drawing(200, 100, title="t", description="d", slug="t")
     needed = text_width("abc", 10) * 1.06
     drawing.text(0, 10, "abc", size=10, max_width=needed)  # exactly enough room
-    with pytest.raises(FigureError, match=r"t: 'abc' needs about \d+ px, has \d+"):
+    with pytest.raises(FigureError, match=r"^t: 'abc' needs about 19 px, has 19$"):
         drawing.text(0, 10, "abc", size=10, max_width=needed - 0.01)
+    with pytest.raises(FigureError, match=r"'use kid' needs about"):
+        drawing.text(0, 10, "use `kid`", size=10, max_width=10)
     with pytest.raises(FigureError, match="'abc' needs about"):  # bold is wider
         drawing.text(0, 10, "abc", size=10, bold=True, max_width=needed)
     with pytest.raises(FigureError, match="'abc' needs about"):
@@ -176,6 +178,10 @@ def test_a_box_checks_its_text_fits_across_and_down() -> None:
         drawing.box(0, 0, 120, 60, GRAY, body=["this line is far too long for a box this narrow"])
     with pytest.raises(FigureError, match="needs about"):
         drawing.box(0, 0, 120, 60, GRAY, heading="a heading far too long for it")
+    fits_without_padding = text_width("abcdefgh", 13) * 1.06 + 1
+    drawing.box(0, 0, fits_without_padding, 40, GRAY, body=["abcdefgh"], padding=0)
+    with pytest.raises(FigureError, match="needs about"):  # the padding on both sides is not room for text
+        drawing.box(0, 0, fits_without_padding, 40, GRAY, body=["abcdefgh"], padding=2)
     # Heading 14 px and two lines of 13 px with 10 px of padding need 77.7 px; a heading alone 37.85 px;
     # the two lines alone 55.75 px (half a pixel of slack).
     cases = ((dict(heading="h", body=["one", "two"]), 77.7), (dict(heading="h"), 37.85),
@@ -186,8 +192,9 @@ def test_a_box_checks_its_text_fits_across_and_down() -> None:
             drawing.box(0, 0, 100, needed - 0.51, GRAY, **content)
     # Without a heading the first line starts at the top, not a heading's height lower.
     lone = Drawing(100, 100, title="t", description="d", slug="t")
-    lone.box(0, 0, 100, 60, GRAY, body=["one"])
+    lone.box(0, 0, 100, 60, GRAY, body=["one"], dash="5 3")
     assert '<text x="10" y="22.35" font-size="13"' in lone.render()
+    assert 'stroke-dasharray="5 3"' in lone.render()
 
 
 def test_shapes_write_only_the_attributes_they_need() -> None:
@@ -219,6 +226,36 @@ def test_backticks_mark_code_and_text_is_escaped() -> None:
     rendered = drawing.render()
     ET.fromstring(rendered)  # noqa: S314 (our own output)
     assert "<title id=\"x-title\">&lt;t&amp;&gt;</title>" in rendered and "a &lt; b &amp; " in rendered
+
+
+# Each figure checks the facts it draws ---------------------------------------------------------------------------------
+
+def test_a_figure_refuses_to_draw_facts_that_changed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from lambda_build import build_zip
+    from lambdaone import settings
+    from workbook.exercises import jwks_via_from_import
+    from workbook.figures import deployment_paths, jwks_cache_timeline, pyjwkclient_names, zip_layout
+
+    with monkeypatch.context() as patch:
+        patch.setattr(settings, "VARIABLES", tuple(name for name in settings.VARIABLES if name != "JWKS_STALE_SECONDS"))
+        with pytest.raises(FigureError, match="no longer reads JWKS_STALE_SECONDS$"):
+            jwks_cache_timeline.draw()
+    with monkeypatch.context() as patch:
+        patch.setattr(jwks_via_from_import, "PyJWKClient", object)
+        with pytest.raises(FigureError, match="no longer one class object"):
+            pyjwkclient_names.draw()
+    with monkeypatch.context() as patch:
+        patch.setattr(build_zip, "CODE_PACKAGES", ("lambdaone", "extra"))
+        with pytest.raises(FigureError, match="no longer lambda_function.py and lambdaone/"):
+            zip_layout.draw()
+    dockerfile = tmp_path / "Dockerfile"
+    monkeypatch.setattr(deployment_paths, "DOCKERFILE", dockerfile)
+    base = "ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12\n"
+    for text, message in ((base + 'CMD ["app.main"]\n', "CMD names app.main, the zip path lambda_function.handler"),
+                          (base, "no ARG BASE_IMAGE"), ('CMD ["lambda_function.handler"]\n', "no ARG BASE_IMAGE")):
+        dockerfile.write_text(text)
+        with pytest.raises(FigureError, match=message):
+            deployment_paths.draw()
 
 
 # The notebooks show them ------------------------------------------------------------------------------------------------
