@@ -181,7 +181,23 @@ def export_tree(repo: Path, commit: str, target: Path) -> None:
     """Write the files of ``commit`` to ``target`` (no .git): the template the grade runs in."""
     archive = git(repo, "archive", "--format=tar", commit, binary=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")
+        else:  # Python 3.11 before 3.11.4 (Debian bookworm's 3.11.2) has no extraction filters
+            for member in tar.getmembers():
+                _refuse_unsafe_member(member)
+            tar.extractall(target)  # noqa: S202 (every member was checked just above)
+
+
+def _refuse_unsafe_member(member: tarfile.TarInfo) -> None:
+    """What the "data" filter refuses: absolute or escaping paths, links, devices (a template is plain files)."""
+    path = Path(member.name)
+    if path.is_absolute() or ".." in path.parts:
+        raise GradeError(f"the template holds an unsafe path: {member.name[:80]!r}")
+    if not (member.isfile() or member.isdir()) or member.issym() or member.islnk():
+        if member.issym() and not Path(member.linkname).is_absolute() and ".." not in Path(member.linkname).parts:
+            return
+        raise GradeError(f"the template holds a link or special file: {member.name[:80]!r}")
 
 
 def changed_files(repo: Path, base: str) -> dict[str, str]:

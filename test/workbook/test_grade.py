@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import nbformat
@@ -434,3 +435,31 @@ def test_changes_to_relied_on_files_are_found_committed_or_not(learner: Path) ->
     assert grade.changed_files(learner, base) == {
         ".github/workflows/classroom.yml": "changed", "workbook/checking.py": "deleted",
         "workbook/checks/nb00.py": "changed", "workbook/checks/nb99.py": "added", "workbook/checks/extra.py": "added"}
+
+
+@pytest.mark.parametrize(("name", "kind", "linkname"), [
+    ("/etc/passwd", tarfile.REGTYPE, ""),
+    ("../outside.py", tarfile.REGTYPE, ""),
+    ("workbook/../../outside.py", tarfile.REGTYPE, ""),
+    ("link", tarfile.SYMTYPE, "/etc/passwd"),
+    ("link", tarfile.SYMTYPE, "../../outside"),
+    ("hard", tarfile.LNKTYPE, "workbook/grade.py"),
+    ("device", tarfile.CHRTYPE, ""),
+])
+def test_a_template_member_that_could_escape_is_refused_without_extraction_filters(
+        name: str, kind: bytes, linkname: str) -> None:
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname = kind, linkname
+    with pytest.raises(GradeError, match="unsafe path|link or special file"):
+        grade._refuse_unsafe_member(member)
+
+
+@pytest.mark.parametrize(("name", "kind", "linkname"), [
+    ("workbook/grade.py", tarfile.REGTYPE, ""),
+    ("workbook", tarfile.DIRTYPE, ""),
+    ("figures/link.svg", tarfile.SYMTYPE, "token-parts.svg"),
+])
+def test_a_plain_template_member_is_extracted_without_extraction_filters(name: str, kind: bytes, linkname: str) -> None:
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname = kind, linkname
+    grade._refuse_unsafe_member(member)  # no exception
