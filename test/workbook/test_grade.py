@@ -27,8 +27,10 @@ EXERCISES = ["00/split_scopes", "01/hello_handler"]
 
 
 def run_git(repo: Path, *arguments: str) -> str:
-    completed = subprocess.run(["git", "-C", str(repo), *arguments], capture_output=True, text=True,  # noqa: S603, S607
-                               check=True)
+    # An identity of its own: a fresh machine has no git user, and merges and commits need one.
+    identity = ["-c", "user.name=Workbook test", "-c", "user.email=test@example.invalid"]
+    completed = subprocess.run(["git", "-C", str(repo), *identity, *arguments],  # noqa: S603, S607
+                               capture_output=True, text=True, check=True)
     return completed.stdout
 
 
