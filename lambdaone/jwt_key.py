@@ -240,6 +240,15 @@ class JwksKeySource:
             self._last_fetch_failed = False
             self._flight = None  # a fetch still running finishes for its waiters only
 
+    def expire(self) -> None:
+        """Age the cached keys to the end of their lifetime: stale from now on, as if time had passed.
+
+        For tests, benchmarks and notebooks: an expired-but-stale cache without waiting for it.
+        """
+        with self._lock:
+            if self._cached is not None:
+                self._cached = (self._cached[0], self._clock() - self.policy.lifetime)
+
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until no fetch is in flight (tests and benchmarks observe a background refresh so)."""
         flight = self._flight
