@@ -66,14 +66,14 @@ class Target:
 
 def parse_target(url: str) -> Target:
     """Check a JWKS URL (https, or http on loopback; no credentials) and split it for the request."""
+    if has_credentials(url):
+        raise FetchError("the JWKS URL carries credentials (user:password@): refused, they are never sent")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port
     except ValueError:
         raise FetchError("the JWKS URL is not a valid URL") from None
-    if has_credentials(url) or "@" in parts.netloc:
-        raise FetchError("the JWKS URL carries credentials (user:password@): refused, they are never sent")
     if parts.scheme not in _DEFAULT_PORTS or not host:
         raise FetchError("the JWKS URL is not an http(s) URL with a host")
     if parts.scheme == "http" and not is_loopback_host(host):

@@ -292,7 +292,8 @@ class JwksKeySource:
         return cached[0]
 
     def _unavailable(self) -> Denial:
-        retry_after = max(1, math.ceil(self._quiet_until - self._clock()))
+        left = self._quiet_until - self._clock()  # -inf while a fetch that outlived its waiters runs
+        retry_after = max(1, math.ceil(left)) if left > 0 else 1
         return Denial(Reason.SIGNING_KEYS_UNAVAILABLE, retry_after=retry_after)
 
     def _refresh_in_background(self) -> None:

@@ -333,6 +333,243 @@ def test_concurrent_misses_for_a_new_kid_share_one_refetch(issuer_key: KeyPair, 
 
 
 # --------------------------------------------------------------------------------------------------
+# Any failure is a failed fetch; stale-while-revalidate; the cooldown counted from a failure's end
+# --------------------------------------------------------------------------------------------------
+
+
+class ClockMovingEndpoint(FakeEndpoint):
+    """A fetch that takes ``seconds`` of the fake clock before answering (or failing)."""
+
+    def __init__(self, document: Any, clock: FakeClock, seconds: float) -> None:
+        super().__init__(document)
+        self.clock = clock
+        self.seconds = seconds
+
+    def __call__(self, url: str, timeout: float) -> Any:
+        self.clock.advance(self.seconds)
+        return super().__call__(url, timeout)
+
+
+@pytest.mark.parametrize("error", [RecursionError("deep"), ValueError("x"), KeyError("k"), TypeError("t"),
+                                   OSError("o"), MemoryError(), jwt.PyJWTError("j")],
+                         ids=lambda error: type(error).__name__)
+def test_an_unexpected_exception_is_a_failed_fetch(error: Exception, source: Any, endpoint: FakeEndpoint,
+                                                   issuer_key: KeyPair, clock: FakeClock,
+                                                   jwt_key_log: list[logging.LogRecord]) -> None:
+    endpoint.error = error
+    denial = denial_of(lambda: source.key_for(issuer_key.kid))  # cold: a 503, not the exception
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert denial.detail["retry_after"] == 10
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.ERROR
+    assert record.fields == {"error": f"unexpected {type(error).__name__} while fetching the keys"}
+    # With cached keys past their lifetime, the same exception leaves the stale keys serving.
+    endpoint.come_back()
+    clock.advance(POLICY.cooldown)
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+    endpoint.error = error
+    clock.advance(POLICY.lifetime)
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+    assert source.settle(5)
+    assert source.failures == 2
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+
+
+def test_a_stale_lookup_never_waits_for_the_refresh(issuer_key: KeyPair, clock: FakeClock) -> None:
+    slow = SlowEndpoint(jwks(issuer_key))
+    slow.release.set()
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    first = shared.key_for(issuer_key.kid)
+    slow.release.clear()
+    slow.started.clear()
+    clock.advance(POLICY.lifetime)
+    started = time.monotonic()
+    for _ in range(100):
+        assert shared.key_for(issuer_key.kid) is first  # at once, while the refresh is blocked
+    assert time.monotonic() - started < 1
+    assert slow.started.wait(5)
+    assert shared.fetches == 2  # one refresh for all 100 lookups
+    slow.release.set()
+    assert shared.settle(5)
+    assert shared.key_for(issuer_key.kid) is first  # an unchanged document keeps the key objects
+    assert shared.fetches == 2
+
+
+def test_the_same_key_object_until_the_key_set_changes(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
+                                                      rotated_key: KeyPair, clock: FakeClock) -> None:
+    first = source.key_for(issuer_key.kid)
+    assert all(source.key_for(issuer_key.kid) is first for _ in range(10))
+    clock.advance(POLICY.lifetime)
+    source.key_for(issuer_key.kid)
+    assert source.settle(5)
+    assert endpoint.calls == 2
+    assert source.key_for(issuer_key.kid) is first  # refetched, same document: same object
+    endpoint.document = jwks(issuer_key, rotated_key)
+    clock.advance(POLICY.lifetime)
+    source.key_for(issuer_key.kid)
+    assert source.settle(5)
+    changed = source.key_for(issuer_key.kid)
+    assert changed is not first and same_key(changed, issuer_key)  # a new key set: new objects
+    assert source.key_for(issuer_key.kid) is changed
+
+
+def test_the_cooldown_starts_when_a_failed_fetch_ends(issuer_key: KeyPair, clock: FakeClock) -> None:
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=POLICY.cooldown)  # as long as the cooldown
+    slow.go_down()
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    assert denial_of(lambda: shared.key_for(issuer_key.kid)).detail["retry_after"] == 10
+    clock.advance(POLICY.cooldown - 0.5)
+    assert denial_of(lambda: shared.key_for(issuer_key.kid)).detail["retry_after"] == 1
+    assert slow.calls == 1  # counted from the start, the quiet period would be long over
+    clock.advance(0.5)
+    slow.come_back()
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)
+    assert slow.calls == 2
+
+
+def test_a_refetch_for_an_unknown_kid_cools_down_from_its_end(source: Any, endpoint: FakeEndpoint,
+                                                             issuer_key: KeyPair, clock: FakeClock) -> None:
+    source.key_for(issuer_key.kid)
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=4)
+    source._fetch = slow
+    denial_of(lambda: source.key_for("random-1"))
+    clock.advance(POLICY.cooldown - 0.5)
+    assert denial_of(lambda: source.key_for("random-2")).detail["why"].endswith("(refetch cooling down)")
+    clock.advance(0.5)
+    denial_of(lambda: source.key_for("random-3"))
+    assert slow.calls == 2
+
+
+def test_an_unknown_kid_whose_refetch_fails_gets_503(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
+                                                     rotated_key: KeyPair, clock: FakeClock,
+                                                     jwt_key_log: list[logging.LogRecord]) -> None:
+    source.key_for(issuer_key.kid)
+    endpoint.go_down()
+    denial = denial_of(lambda: source.key_for(rotated_key.kid))
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE  # the issuer could not be asked: retry later
+    assert denial.detail["retry_after"] == 10
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.WARNING  # fresh keys keep serving: no alarm
+    assert record.fields["retry_in_seconds"] == POLICY.cooldown
+    clock.advance(3)
+    again = denial_of(lambda: source.key_for(rotated_key.kid))  # in that failure's quiet period: still 503
+    assert (again.reason, again.detail["retry_after"]) == (Reason.SIGNING_KEYS_UNAVAILABLE, 7)
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+    assert endpoint.calls == 2
+    endpoint.come_back()
+    endpoint.document = jwks(issuer_key, rotated_key)
+    clock.advance(7)
+    assert same_key(source.key_for(rotated_key.kid), rotated_key)
+
+
+def test_failure_logs_are_error_without_usable_keys_and_warning_with_them(
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair, clock: FakeClock,
+    jwt_key_log: list[logging.LogRecord]
+) -> None:
+    source.key_for(issuer_key.kid)
+    endpoint.go_down()
+    clock.advance(POLICY.lifetime + POLICY.stale_for - 1)  # stale, one second before the end
+    source.key_for(issuer_key.kid)
+    assert source.settle(5)
+    clock.advance(POLICY.cooldown)  # now past the stale window: no usable key
+    denial_of(lambda: source.key_for(issuer_key.kid))
+    levels = [(r.levelno, r.getMessage()) for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert levels == [(logging.WARNING, "JWKS refresh failed: using the last good keys"),
+                      (logging.ERROR, "JWKS fetch failed: no signing keys")]
+    warning = [r for r in jwt_key_log if r.levelno == logging.WARNING][0]
+    assert warning.fields["keys_age_seconds"] == POLICY.lifetime + POLICY.stale_for - 1
+    assert warning.fields["stale_limit_seconds"] == POLICY.lifetime + POLICY.stale_for
+
+
+def test_a_waiting_request_gives_up_at_the_deadline_even_if_the_fetch_does_not(issuer_key: KeyPair) -> None:
+    stuck = SlowEndpoint(jwks(issuer_key))  # ignores every deadline until released
+    policy = jwt_key.CachePolicy(timeout=0.2)
+    shared = jwt_key.JwksKeySource(JWKS_URL, policy, fetch=stuck)
+    try:
+        started = time.monotonic()
+        denial = denial_of(lambda: shared.key_for(issuer_key.kid))
+        waited = time.monotonic() - started
+        assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+        assert policy.timeout + jwt_key.WAIT_MARGIN_SECONDS - 0.05 <= waited < policy.timeout + 1.5
+        assert shared.prefetch() is False  # joins the same stuck fetch, gives up too
+        assert shared.fetches == 1
+    finally:
+        stuck.release.set()
+        assert shared.settle(5)
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)  # the late answer still fills the cache
+
+
+def test_forget_during_a_fetch_keeps_its_outcome_out_of_the_cache(issuer_key: KeyPair) -> None:
+    stuck = SlowEndpoint(jwks(issuer_key))
+    shared = jwt_key.JwksKeySource(JWKS_URL, jwt_key.CachePolicy(timeout=0.1), fetch=stuck)
+    denial_of(lambda: shared.key_for(issuer_key.kid))
+    flight = shared._flight
+    shared.forget()
+    stuck.release.set()
+    assert flight.done.wait(5)
+    assert shared._cached is None and shared.failures == 0
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)  # a new fetch after forget()
+    assert shared.fetches == 2
+
+
+def test_a_thread_that_cannot_start_is_a_failed_fetch(source: Any, issuer_key: KeyPair,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    denial = denial_of(lambda: source.key_for(issuer_key.kid))
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert source.failures == 1 and source.fetches == 1
+    assert source.settle(0)
+
+
+class Interrupt(BaseException):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_base_exception_in_the_fetch_still_wakes_the_waiters(source: Any, endpoint: FakeEndpoint,
+                                                              issuer_key: KeyPair) -> None:
+    endpoint.error = Interrupt()
+    started = time.monotonic()
+    assert denial_of(lambda: source.key_for(issuer_key.kid)).reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert time.monotonic() - started < POLICY.timeout  # woken by the fetch's end, not by the wait's limit
+    assert source.failures == 1
+    for thread in threading.enumerate():  # the interrupt goes on up its thread: let it end inside this test
+        if thread.name == "jwks-fetch":
+            thread.join(timeout=5)
+
+
+def test_expire_makes_the_keys_stale_at_once(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair) -> None:
+    source.expire()  # nothing cached: nothing to do
+    first = source.key_for(issuer_key.kid)
+    source.expire()
+    assert source.key_for(issuer_key.kid) is first
+    assert source.settle(5)
+    assert endpoint.calls == 2
+
+
+def test_the_fetch_is_given_the_url_and_the_timeout(source: Any, endpoint: FakeEndpoint,
+                                                    issuer_key: KeyPair) -> None:
+    source.key_for(issuer_key.kid)
+    assert endpoint.seen == [(JWKS_URL, POLICY.timeout)]
+
+
+def test_the_default_fetch_is_http_with_the_user_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    def fake(url: str, *, timeout: float, headers: dict[str, str], max_bytes: int) -> Any:
+        seen.append((url, timeout, headers, max_bytes))
+        return {"keys": []}
+
+    monkeypatch.setattr(jwt_key.jwks_fetch, "fetch_document", fake)
+    assert jwt_key.JwksKeySource(JWKS_URL, POLICY)._fetch is jwt_key.fetch_document
+    assert jwt_key.fetch_document(JWKS_URL, 1.5) == {"keys": []}
+    assert seen == [(JWKS_URL, 1.5, {"User-Agent": "lambdaone-jwks/1"}, 256 * 1024)]
+
+
+# --------------------------------------------------------------------------------------------------
 # parse_key_set: which JWKS entries may verify signatures
 # --------------------------------------------------------------------------------------------------
 
