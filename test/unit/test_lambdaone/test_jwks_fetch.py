@@ -408,3 +408,102 @@ def test_a_tls_handshake_that_never_comes_ends_at_the_deadline() -> None:
         with pytest.raises(FetchError, match="0.3 s deadline .during the TLS handshake"):
             jwks_fetch.fetch_document(f"https://127.0.0.1:{port}/jwks.json", timeout=0.3, ssl_context=context)
         assert time.monotonic() - started < 1.3
+
+
+# --------------------------------------------------------------------------- boundaries mutation testing asked for
+
+
+class OnceSocket(EndlessSocket):
+    """Gives ``piece`` once, then end of stream."""
+
+    def recv(self, size: int) -> bytes:
+        data, self.piece = self.piece, b""
+        return data
+
+
+def read_response(raw: bytes, max_bytes: int = jwks_fetch.MAX_BODY_BYTES) -> bytes:
+    return jwks_fetch._read_response(reader_for(OnceSocket(raw)), max_bytes)
+
+
+def test_exactly_max_header_lines_are_read() -> None:
+    raw = b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 98 + b"Content-Length: 2\r\n\r\n{}"
+    assert read_response(raw) == b"{}"  # 99 + 1 = 100 header lines: the limit itself
+
+
+def test_a_chunked_body_of_exactly_the_cap_is_read() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n6\r\nefghij\r\n0\r\n\r\n"
+    assert read_response(raw, max_bytes=10) == b"abcdefghij"
+    with pytest.raises(FetchError, match="larger than 9 bytes"):
+        read_response(raw, max_bytes=9)
+
+
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Encoding: identity, identity\r\nContent-Length: 2\r\n\r\n{}", b"{}"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked , \r\n\r\n2\r\n{}\r\n0\r\n\r\n", b"{}"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2 ,\t2\r\n\r\n{}", b"{}"),
+    ],
+)
+def test_comma_lists_are_split_and_trimmed(raw: bytes, body: bytes) -> None:
+    assert read_response(raw) == body
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Xchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+         "the JWKS response has a Transfer-Encoding other than chunked"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: X2\r\n\r\n{}", "the JWKS response has a malformed Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+         "the JWKS response has conflicting Content-Length values"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "the JWKS response has a malformed chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}X\r\n",
+         "a chunk of the JWKS response is not followed by its line end"),
+        (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", "a malformed line in the headers"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", r"the connection closed during the body \(2 of 10 bytes\)"),
+        (b"HTTP/1.1 200 OK\r\nContent-Len", "the connection closed during the headers"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nT: 1\r\nBad trailer\r\n",
+         "a malformed line in the trailers"),
+    ],
+)
+def test_refusals_say_what_was_wrong(raw: bytes, message: str) -> None:
+    with pytest.raises(FetchError, match=f"^{message}$"):
+        read_response(raw)
+
+
+def test_the_deadline_message_names_the_chunk_stage() -> None:
+    clock = ManualClock()
+    reader = jwks_fetch._Reader(EndlessSocket(b"1\r\na\r\n" * 10), Deadline(1.0, clock), jwks_fetch._Stage("body"))
+    reader.line()  # the first chunk-size line arrives; then time runs out
+    clock.now += 2
+    with pytest.raises(FetchError, match=r"^no complete answer within the 1 s deadline \(during the chunk size\)$"):
+        jwks_fetch._read_chunked(reader, 100)
+
+
+@pytest.mark.parametrize(("body", "message"), [(b"[" * 100_000 + b"]" * 100_000, "the JWKS response is JSON nested too deeply"),
+                                               (b"nope", "the JWKS response is not JSON")])
+def test_json_refusals_say_what_was_wrong(body: bytes, message: str) -> None:
+    with pytest.raises(FetchError, match=f"^{message}$"):
+        jwks_fetch.parse_json(body)
+
+
+def test_causes_are_short_and_never_empty() -> None:
+    assert jwks_fetch._cause(OSError()) == "OSError"
+    assert jwks_fetch._cause(ConnectionRefusedError(111, "Connection refused")) == "Connection refused"
+    assert jwks_fetch._cause(OSError(5, "x" * 500)) == "x" * 120
+    assert jwks_fetch._cause(ssl.SSLError(1, "[SSL] bad")) == "[SSL] bad"
+
+
+def test_the_default_tls_context_verifies_certificates_and_host_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jwks_fetch, "_default_tls_context", None)
+    with tls_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}") as (port, _):
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            jwks_fetch.fetch_document(f"https://127.0.0.1:{port}/jwks.json", timeout=2)
+    context = jwks_fetch._default_tls_context
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    with tls_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}") as (port, _):
+        with pytest.raises(FetchError):
+            jwks_fetch.fetch_document(f"https://127.0.0.1:{port}/jwks.json", timeout=2)
+    assert jwks_fetch._default_tls_context is context  # made once, reused

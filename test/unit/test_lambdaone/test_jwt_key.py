@@ -921,3 +921,112 @@ def test_clear_caches_makes_a_source_already_handed_out_fetch_again(
     jwt_key.clear_caches()
     assert same_key(held.key_for(issuer_key.kid), issuer_key)
     assert jwks_server.requests == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Boundaries and outcomes that mutation testing showed untested
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_cold_fetch_without_the_kid_is_not_followed_by_a_refetch(source: Any, endpoint: FakeEndpoint,
+                                                                   issuer_key: KeyPair,
+                                                                   rotated_key: KeyPair) -> None:
+    denial = denial_of(lambda: source.key_for("absent-kid"))
+    assert (denial.reason, denial.detail["why"]) == (Reason.UNKNOWN_KEY, "kid not in the key set after a refetch")
+    assert endpoint.calls == 1
+    source.forget()
+    endpoint.document = jwks(issuer_key, rotated_key)
+    denial = denial_of(lambda: source.key_for(None))
+    assert (denial.reason, denial.detail["why"]) == (Reason.UNKNOWN_KEY, "no kid and more than one signing key")
+    denial = denial_of(lambda: source.key_for(None))  # the same answer from a warm cache
+    assert denial.detail["why"] == "no kid and more than one signing key"
+
+
+def test_the_denials_say_why(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair) -> None:
+    source.key_for(issuer_key.kid)
+    assert denial_of(lambda: source.key_for("random-1")).detail == {"why": "kid not in the key set after a refetch"}
+    assert denial_of(lambda: source.key_for("random-2")).detail == {
+        "why": "kid not in the key set (refetch cooling down)"}
+
+
+def test_prefetch_is_a_cold_fetch_not_an_unknown_kid_refetch(source: Any, endpoint: FakeEndpoint,
+                                                              issuer_key: KeyPair, rotated_key: KeyPair,
+                                                              clock: FakeClock) -> None:
+    assert source.prefetch()
+    endpoint.document = jwks(issuer_key, rotated_key)
+    assert same_key(source.key_for(rotated_key.kid), rotated_key)  # no quiet period after a prefetch
+    assert endpoint.calls == 2
+    clock.advance(POLICY.lifetime - 0.5)
+    assert source.prefetch() and endpoint.calls == 2  # still fresh
+    clock.advance(0.5)
+    assert source.prefetch() and endpoint.calls == 3  # exactly at the end of the lifetime: refetched
+
+
+def test_a_background_refresh_leaves_unknown_kids_free_to_refetch(source: Any, endpoint: FakeEndpoint,
+                                                                  issuer_key: KeyPair, rotated_key: KeyPair,
+                                                                  clock: FakeClock) -> None:
+    source.key_for(issuer_key.kid)
+    clock.advance(POLICY.lifetime)
+    source.key_for(issuer_key.kid)
+    assert source.settle(5) and endpoint.calls == 2
+    endpoint.document = jwks(issuer_key, rotated_key)
+    assert same_key(source.key_for(rotated_key.kid), rotated_key)  # rotated right after a routine refresh
+    assert endpoint.calls == 3
+
+
+def test_settle_gives_up_after_its_timeout(issuer_key: KeyPair) -> None:
+    stuck = SlowEndpoint(jwks(issuer_key))
+    shared = jwt_key.JwksKeySource(JWKS_URL, jwt_key.CachePolicy(timeout=0.1), fetch=stuck)
+    try:
+        denial = denial_of(lambda: shared.key_for(issuer_key.kid))
+        assert denial.detail["retry_after"] == 1  # the fetch outlived its waiters: no cooldown has started
+        started = time.monotonic()
+        assert shared.settle(0.05) is False
+        assert time.monotonic() - started < 1
+    finally:
+        stuck.release.set()
+    assert shared.settle(5) is True
+
+
+def test_a_refresh_failing_exactly_at_the_stale_limit_logs_an_error(
+    issuer_key: KeyPair, clock: FakeClock, jwt_key_log: list[logging.LogRecord]
+) -> None:
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=0)
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    shared.key_for(issuer_key.kid)
+    limit = POLICY.lifetime + POLICY.stale_for
+    clock.advance(limit - 2)
+    slow.seconds = 2  # the refresh fails when the keys reach the stale limit: none usable any more
+    slow.go_down()
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)
+    assert shared.settle(5)
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.ERROR
+    assert record.fields == {"error": "connection refused"}
+
+
+def test_the_warning_names_the_error_and_the_keys_age(issuer_key: KeyPair, clock: FakeClock,
+                                                      jwt_key_log: list[logging.LogRecord]) -> None:
+    endpoint = FakeEndpoint(jwks(issuer_key))
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=endpoint)
+    shared.key_for(issuer_key.kid)
+    endpoint.go_down()
+    clock.advance(POLICY.lifetime + 12.34)
+    shared.key_for(issuer_key.kid)
+    assert shared.settle(5)
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.fields == {"error": "connection refused", "keys_age_seconds": 612.3,
+                             "stale_limit_seconds": 2400.0, "retry_in_seconds": 10.0}
+
+
+def test_an_unknown_kid_whose_failed_refetch_outlasts_the_stale_keys_gets_503(issuer_key: KeyPair,
+                                                                               clock: FakeClock) -> None:
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=0)
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    shared.key_for(issuer_key.kid)
+    clock.advance(POLICY.lifetime + POLICY.stale_for - 1)  # stale, usable for one more second
+    slow.seconds = 2  # the refetch fails after the stale keys have run out
+    slow.go_down()
+    denial = denial_of(lambda: shared.key_for("rotated-kid"))
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert denial.detail["retry_after"] == 10

@@ -455,7 +455,9 @@ def test_credentials_in_the_jwks_url_are_refused_and_never_shown(url: str) -> No
     assert error.variable == "JWKSPATH"
     assert SECRET not in str(error)
     assert "admin" not in str(error)
-    assert "credentials" in str(error)
+    problem, fix = str(error).split(" Fix: ")
+    assert problem.endswith("carries credentials (user:password@).")
+    assert fix == "a JWKS is public: remove the credentials and use the issuer's https JWKS URL"
 
 
 @pytest.mark.parametrize("url", CREDENTIAL_URLS)
@@ -495,3 +497,18 @@ def test_loopback_hosts(host: str) -> None:
                                   "10.0.0.1", "::", "example.test", ""])
 def test_not_loopback_hosts(host: str) -> None:
     assert not settings.is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://10.0.0.1/jwks.json", "JWKSPATH: 'http://10.0.0.1' is not an https URL."),
+        ("issuer.example.test/jwks.json", "JWKSPATH: 'issuer.example.test/jwks.json' is not an https URL."),
+        ("https://[::1/jwks.json", "JWKSPATH: 'https://[::1/jwks.json' is not a valid URL."),
+    ],
+)
+def test_a_refused_jwks_url_is_shown_short_and_safe(url: str, problem: str) -> None:
+    error = configuration_error(env(drop=("SIGNATUREKEYPATH",), JWKSPATH=url))
+    shown, fix = str(error).split(" Fix: ")
+    assert shown == problem
+    assert fix.startswith("use the issuer's https JWKS URL (plain http is allowed only on loopback")
