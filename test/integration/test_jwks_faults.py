@@ -145,7 +145,8 @@ def test_import_lambda_function_in_a_fresh_interpreter_survives(fault: str, faul
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["status"] == 503
     assert int(result["retry_after"]) >= 1
-    assert result["elapsed"] < 0.5 + TIMEOUT + MARGIN  # imports (~0.2 s) plus one deadline
+    # Imports (0.2 s, several times that on a loaded machine) plus one deadline; the trickle alone lasts 20 s.
+    assert result["elapsed"] < TIMEOUT + 3.0
     assert '"JWKS fetch failed: no signing keys"' in done.stdout
     assert fault_server.connections == 1
 
