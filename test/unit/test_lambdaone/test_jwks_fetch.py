@@ -507,3 +507,25 @@ def test_the_default_tls_context_verifies_certificates_and_host_names(monkeypatc
         with pytest.raises(FetchError):
             jwks_fetch.fetch_document(f"https://127.0.0.1:{port}/jwks.json", timeout=2)
     assert jwks_fetch._default_tls_context is context  # made once, reused
+
+
+@pytest.mark.parametrize("interim", [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 102 Processing\r\n\r\n",
+                                     b"HTTP/1.1 103 Early Hints\r\nLink: </k>\r\n\r\n"],
+                         ids=["100", "102", "103"])
+def test_up_to_max_interim_responses_are_skipped(interim: bytes) -> None:
+    final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    assert read_response(interim * jwks_fetch.MAX_INTERIM_RESPONSES + final) == b"{}"
+    with pytest.raises(FetchError, match="^more than 3 interim"):
+        read_response(interim * (jwks_fetch.MAX_INTERIM_RESPONSES + 1) + final)
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    (300, "HTTP 300 from the JWKS endpoint (redirects are not followed)"),
+    (399, "HTTP 399 from the JWKS endpoint (redirects are not followed)"),
+    (299, "HTTP 299 from the JWKS endpoint"),
+    (400, "HTTP 400 from the JWKS endpoint"),
+])
+def test_only_3xx_is_called_a_redirect(status: int, message: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        read_response(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % status)
+    assert str(caught.value) == message
