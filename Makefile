@@ -60,6 +60,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/jwks_faults.py
 
 # Learner notebooks are generated from solutions/ (the single source): never edit notebooks/ by hand.
 notebooks: $(STAMP)

@@ -1,46 +1,59 @@
-"""The JWKS key source: an issuer's signing keys, fetched with PyJWT's ``PyJWKClient`` and cached.
+"""The JWKS key source: an issuer's signing keys, fetched under one deadline and cached.
 
-``PyJWKClient`` does the HTTP request (no redirects, a timeout, only http/https). What it lacks is
-written here, and only that:
+What it guarantees (the README's cache section says the same, with the limits):
 
 - one cache per JWKS URL at module level, so warm invocations make no network call;
-- a lifetime after which the keys are refreshed;
-- an unknown ``kid`` refetches at most once per cooldown window, so a flood of tokens with
-  random kids costs at most one fetch per window;
-- when a refresh fails, the last good keys stay in use for a bounded time (logged); with no
-  usable key the request gets a 503;
-- concurrent misses share one fetch (a lock, with a second look once it is held);
-- a bounded response size and a short timeout;
+- one deadline per fetch: ``CachePolicy.timeout`` bounds the whole fetch (name resolution,
+  connect, TLS, status line, headers, body), whatever the server does (see ``jwks_fetch``);
+- any failure of fetch or parse, even an unexpected exception, is a failed fetch: logged once
+  (ERROR when no usable key remains, WARNING while the last good keys keep serving), never raised;
+- the keys live ``lifetime`` seconds; after that, within ``stale_for`` more, every request keeps
+  using them at once while one background fetch refreshes them (stale-while-revalidate);
+- only a request without a usable key (a cold cache, or an unknown ``kid``) waits, for at most one
+  deadline, and concurrent waiters share one fetch and its outcome;
+- after a failed fetch, and after a refetch for an unknown ``kid``, no fetch starts before
+  ``cooldown`` seconds have passed since it ENDED; ``Retry-After`` says how long is left;
+- bounded work: at most ``MAX_JWKS_ENTRIES`` entries of a document are read and at most
+  ``MAX_SIGNING_KEYS`` usable keys kept, so unusable entries before the signing key do not hide it;
 - key filtering: ``use`` other than ``sig``, HMAC keys, RSA under 2048 bits, private keys and
   keys whose ``alg`` does not fit their type are ignored; a token without ``kid`` is accepted
-  only when the set holds exactly one signing key.
+  only when the set holds exactly one signing key;
+- while a key set is cached, a ``kid`` always maps to the same :class:`VerificationKey` object;
+  a refetch that brings an unchanged document keeps the objects too.
 """
 
 from __future__ import annotations
 
-import json
+import contextvars
 import logging
 import math
 import threading
 import time
-import urllib.request
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.error import HTTPError, URLError
 
 import jwt
-from jwt import PyJWKClient
 
+from . import jwks_fetch
 from .keys import SUPPORTED_ALGORITHMS, UnsuitableKeyError, VerificationKey, verification_key
 from .reasons import Denial, Reason
 
 logger = logging.getLogger(__name__)
 
-MAX_JWKS_BYTES = 256 * 1024
-MAX_JWKS_KEYS = 64
+#: The largest JWKS response read (bytes).
+MAX_JWKS_BYTES = jwks_fetch.MAX_BODY_BYTES
+#: The most entries of a JWKS document read; later entries are ignored (and logged as such).
+MAX_JWKS_ENTRIES = 1000
+#: The most usable signing keys kept from one document.
+MAX_SIGNING_KEYS = 64
+#: How much longer than the fetch's deadline a waiting request waits for it (a safety net).
+WAIT_MARGIN_SECONDS = 0.25
 USER_AGENT = "lambdaone-jwks/1"
+
+#: ``fetch(url, timeout)``: one JWKS document (parsed JSON) or an exception; the default is HTTP.
+Fetch = Callable[[str, float], Any]
 
 
 @dataclass(frozen=True)
@@ -78,20 +91,30 @@ class KeySet:
 
 
 def parse_key_set(document: Any) -> KeySet:
-    """Keep the keys of a JWKS document that may verify signatures; raise when none is left."""
+    """Keep the keys of a JWKS document that may verify signatures; raise when none is left.
+
+    At most ``MAX_JWKS_ENTRIES`` entries are read and ``MAX_SIGNING_KEYS`` usable keys kept.
+    """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise JwksError("the JWKS document is not a JSON object with a 'keys' array")
+    entries = document["keys"]
     usable: list[VerificationKey] = []
     ignored: list[str] = []
-    for entry in document["keys"][:MAX_JWKS_KEYS]:
+    read = 0
+    for entry in entries[:MAX_JWKS_ENTRIES]:
+        if len(usable) == MAX_SIGNING_KEYS:
+            break
+        read += 1
         try:
             usable.append(_signing_key(entry))
         except (JwksError, UnsuitableKeyError) as why:
             ignored.append(str(why))
-    if len(document["keys"]) > MAX_JWKS_KEYS:
-        ignored.append(f"{len(document['keys']) - MAX_JWKS_KEYS} keys beyond the first {MAX_JWKS_KEYS}")
-    if ignored:
-        logger.info("JWKS keys ignored", extra={"fields": {"ignored": ignored[:10], "usable": len(usable)}})
+    not_read = len(entries) - read
+    if ignored or not_read:
+        stopped_at = None if not not_read else "signing_keys" if len(usable) == MAX_SIGNING_KEYS else "entries"
+        logger.info("JWKS keys ignored", extra={"fields": {
+            "ignored": ignored[:10], "ignored_count": len(ignored), "not_read": not_read, "stopped_at": stopped_at,
+            "usable": len(usable)}})
     if not usable:
         raise JwksError("the JWKS document holds no usable signing key")
     return KeySet(usable)
@@ -126,136 +149,243 @@ def _signing_key(entry: Any) -> VerificationKey:
         raise UnsuitableKeyError(f"{label}: {error}") from None
 
 
-def fetch_document(client: Any, max_bytes: int = MAX_JWKS_BYTES) -> Any:
-    """The one network call: GET the JWKS with the client's URL, headers and timeout.
-
-    ``PyJWKClient.fetch_data`` reads the whole body, however large; for PyJWT's own client the
-    same request is made here with a size cap. A replaced ``fetch_data`` (a test double, a
-    subclass) is called as it is.
-    """
-    own_fetch = getattr(type(client), "fetch_data", None)
-    if getattr(own_fetch, "__module__", None) != "jwt.jwks_client":
-        try:
-            return client.fetch_data()
-        except jwt.PyJWTError as error:
-            raise JwksError(str(error)) from None
-    # Settings admit only https (http on loopback) and PyJWKClient refuses other schemes.
-    request = urllib.request.Request(client.uri, headers=dict(client.headers))  # noqa: S310
-    handlers: list[Any] = [_NoRedirects()]
-    if client.ssl_context is not None:
-        handlers.append(urllib.request.HTTPSHandler(context=client.ssl_context))
+def fetch_document(url: str, timeout: float, *, max_bytes: int = MAX_JWKS_BYTES) -> Any:
+    """The one network call: GET the JWKS (with ``USER_AGENT``) and parse it, within ``timeout``."""
     try:
-        with urllib.request.build_opener(*handlers).open(request, timeout=client.timeout) as response:  # noqa: S310
-            body = response.read(max_bytes + 1)
-    except HTTPError as error:
-        error.close()
-        raise JwksError(f"HTTP {error.code} from the JWKS endpoint") from None
-    except (URLError, OSError, ValueError) as error:
-        raise JwksError(f"cannot reach the JWKS endpoint: {getattr(error, 'reason', error)}") from None
-    if len(body) > max_bytes:
-        raise JwksError(f"the JWKS response is larger than {max_bytes} bytes")
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise JwksError("the JWKS response is not JSON") from None
+        return jwks_fetch.fetch_document(url, timeout=timeout, headers={"User-Agent": USER_AGENT},
+                                         max_bytes=max_bytes)
+    except jwks_fetch.FetchError as error:
+        raise JwksError(str(error)) from None
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # a JWKS URL is exact: never follow
-        return None
+class _Flight:
+    """One fetch in progress; every request that needs its outcome waits on ``done``."""
+
+    __slots__ = ("generation", "for_unknown_kid", "done", "wait_until", "succeeded")
+
+    def __init__(self, generation: int, for_unknown_kid: bool, timeout: float) -> None:
+        self.generation = generation
+        self.for_unknown_kid = for_unknown_kid
+        self.done = threading.Event()
+        self.wait_until = time.monotonic() + timeout + WAIT_MARGIN_SECONDS
+        self.succeeded = False
 
 
 class JwksKeySource:
-    """The signing keys of one JWKS URL under a :class:`CachePolicy`; safe to share across threads."""
+    """The signing keys of one JWKS URL under a :class:`CachePolicy`; safe to share across threads.
 
-    def __init__(self, url: str, policy: CachePolicy, clock: Callable[[], float] = time.monotonic) -> None:
+    ``clock`` drives the cache policy (lifetime, stale window, cooldown); ``fetch`` replaces the
+    HTTP request (tests, notebooks). Fetches run in a daemon thread so that a waiting request can
+    give up at the deadline and a background refresh never holds a request.
+    """
+
+    def __init__(self, url: str, policy: CachePolicy, clock: Callable[[], float] = time.monotonic,
+                 fetch: Fetch | None = None) -> None:
         self.url = url
         self.policy = policy
         self._clock = clock
-        self._client = PyJWKClient(
-            url, cache_jwk_set=False, timeout=policy.timeout, headers={"User-Agent": USER_AGENT}
-        )
-        self._lock = threading.Lock()
-        self._keys: KeySet | None = None
-        self._fetched_at = -math.inf  # last successful fetch
-        self._quiet_until = -math.inf  # no fetch before this: after a failure or a refetch for an unknown kid
+        self._fetch = fetch if fetch is not None else fetch_document
+        self._lock = threading.Lock()  # guards the fields below; never held during I/O
+        self._cached: tuple[KeySet, float] | None = None  # the keys and when their fetch ended
+        self._document: Any = None  # the document the cached keys came from
+        self._quiet_until = -math.inf  # no fetch before this (after a failure or an unknown-kid refetch)
+        self._last_fetch_failed = False
+        self._flight: _Flight | None = None
+        self._generation = 0  # forget() bumps it: a fetch started before must not fill the cache
         self.fetches = 0  # attempts, for benchmarks and tests
+        self.failures = 0
+
+    # ------------------------------------------------------------------ what authz asks
 
     def key_for(self, kid: str | None) -> VerificationKey:
         """The key that signed a token with this ``kid``; raises :class:`Denial` when there is none."""
-        keys = self._usable_keys()
+        cached = self._cached
+        if cached is not None:
+            keys, fetched_at = cached
+            age = self._clock() - fetched_at
+            if age < self.policy.lifetime:
+                key = keys.find(kid)  # the warm path: no lock, no I/O
+                return key if key is not None else self._unknown(kid)
+            if age < self.policy.lifetime + self.policy.stale_for:
+                self._refresh_in_background()
+                key = keys.find(kid)
+                return key if key is not None else self._unknown(kid)
+        keys = self._wait_for_keys()
         key = keys.find(kid)
-        if key is None:
-            if kid is None:
-                raise Denial(Reason.UNKNOWN_KEY, why="no kid and more than one signing key")
-            key = self._refetch_for(kid)
+        if key is None:  # just fetched: a refetch now would bring the same document
+            raise Denial(Reason.UNKNOWN_KEY, why=_no_kid_why(kid, "kid not in the key set after a refetch"))
         return key
+
+    def prefetch(self) -> bool:
+        """Fetch the keys now unless fresh ones are cached (at cold start, in Lambda's init phase).
+
+        Waits for at most one deadline; False when no fresh keys could be had (logged).
+        """
+        cached = self._cached
+        if cached is not None and self._clock() - cached[1] < self.policy.lifetime:
+            return True
+        flight = self._join_or_start(for_unknown_kid=False)
+        if flight is None or not self._wait(flight):
+            return False
+        cached = self._cached
+        return cached is not None and self._clock() - cached[1] < self.policy.lifetime
 
     def forget(self) -> None:
         """Drop the cached keys and any quiet period: the next lookup fetches, as after a cold start."""
         with self._lock:
-            self._keys = None
-            self._fetched_at = -math.inf
+            self._generation += 1
+            self._cached = None
+            self._document = None
             self._quiet_until = -math.inf
+            self._last_fetch_failed = False
+            self._flight = None  # a fetch still running finishes for its waiters only
 
-    def prefetch(self) -> bool:
-        """Fetch the keys now (at cold start, where Lambda's init phase absorbs the latency)."""
-        try:
-            self._usable_keys()
-        except Denial:
-            return False
-        return True
+    def expire(self) -> None:
+        """Age the cached keys to the end of their lifetime: stale from now on, as if time had passed.
 
-    def _usable_keys(self) -> KeySet:
-        keys = self._keys
-        if keys is not None and self._clock() - self._fetched_at < self.policy.lifetime:
-            return keys  # the warm path: no lock, no I/O
+        For tests, benchmarks and notebooks: an expired-but-stale cache without waiting for it.
+        """
         with self._lock:
-            now = self._clock()
-            if self._keys is None or now - self._fetched_at >= self.policy.lifetime:
-                if now >= self._quiet_until:
-                    self._fetch(now)
-            keys = self._keys
-            age = self._clock() - self._fetched_at
-            if keys is not None and age < self.policy.lifetime + self.policy.stale_for:
-                return keys
-            retry_after = max(1, math.ceil(self._quiet_until - self._clock()))
-            raise Denial(Reason.SIGNING_KEYS_UNAVAILABLE, retry_after=retry_after)
+            if self._cached is not None:
+                self._cached = (self._cached[0], self._clock() - self.policy.lifetime)
 
-    def _refetch_for(self, kid: str) -> VerificationKey:
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until no fetch is in flight (tests and benchmarks observe a background refresh so)."""
+        flight = self._flight
+        return flight is None or flight.done.wait(timeout)
+
+    # ------------------------------------------------------------------ the cache policy
+
+    def _unknown(self, kid: str | None) -> VerificationKey:
+        """A usable key set without this kid: refetch at most once per cooldown, and wait for it."""
+        if kid is None:
+            raise Denial(Reason.UNKNOWN_KEY, why="no kid and more than one signing key")
+        flight = self._join_or_start(for_unknown_kid=True)
+        if flight is None:
+            if self._last_fetch_failed:  # the issuer could not be asked: the kid may well be valid
+                raise self._unavailable()
+            raise Denial(Reason.UNKNOWN_KEY, why="kid not in the key set (refetch cooling down)")
+        succeeded = self._wait(flight)
+        cached = self._usable()
+        key = cached.find(kid) if cached is not None else None
+        if key is not None:
+            return key
+        if not succeeded:
+            raise self._unavailable()
+        raise Denial(Reason.UNKNOWN_KEY, why="kid not in the key set after a refetch")
+
+    def _wait_for_keys(self) -> KeySet:
+        """No usable key: wait for one fetch (shared with every other waiter), or 503 in a quiet period."""
+        flight = self._join_or_start(for_unknown_kid=False)
+        if flight is None:
+            raise self._unavailable()
+        self._wait(flight)
+        keys = self._usable()
+        if keys is None:
+            raise self._unavailable()
+        return keys
+
+    def _usable(self) -> KeySet | None:
+        cached = self._cached
+        if cached is None or self._clock() - cached[1] >= self.policy.lifetime + self.policy.stale_for:
+            return None
+        return cached[0]
+
+    def _unavailable(self) -> Denial:
+        left = self._quiet_until - self._clock()  # -inf while a fetch that outlived its waiters runs
+        retry_after = max(1, math.ceil(left)) if left > 0 else 1
+        return Denial(Reason.SIGNING_KEYS_UNAVAILABLE, retry_after=retry_after)
+
+    def _refresh_in_background(self) -> None:
+        if self._flight is not None or self._clock() < self._quiet_until:
+            return  # the common case under load, decided without the lock
+        self._join_or_start(for_unknown_kid=False)
+
+    def _join_or_start(self, *, for_unknown_kid: bool) -> _Flight | None:
+        """The fetch in flight, a new one, or None in a quiet period."""
         with self._lock:
-            known = self._keys.find(kid) if self._keys is not None else None
-            if known is not None:
-                return known  # another thread's refetch already brought it
-            now = self._clock()
-            if now < self._quiet_until:
-                raise Denial(Reason.UNKNOWN_KEY, why="kid not in the key set (refetch cooling down)")
-            self._quiet_until = now + self.policy.cooldown
-            self._fetch(now)
-            known = self._keys.find(kid) if self._keys is not None else None
-        if known is None:
-            raise Denial(Reason.UNKNOWN_KEY, why="kid not in the key set after a refetch")
-        return known
-
-    def _fetch(self, now: float) -> None:
-        """Fetch and replace the keys; on failure keep the old ones and stay quiet for a cooldown."""
-        self.fetches += 1
+            if self._flight is not None:
+                return self._flight
+            if self._clock() < self._quiet_until:
+                return None
+            flight = self._flight = _Flight(self._generation, for_unknown_kid, self.policy.timeout)
+            self.fetches += 1
+        context = contextvars.copy_context()  # its log lines carry the request id that started it
         try:
-            keys = parse_key_set(fetch_document(self._client))
+            threading.Thread(target=context.run, args=(self._run, flight), name="jwks-fetch", daemon=True).start()
+        except RuntimeError:  # no thread could be started: a failed fetch like any other
+            self._finish(flight, None, None, JwksError("cannot start a fetch thread"))
+        return flight
+
+    def _wait(self, flight: _Flight) -> bool:
+        """Wait for ``flight``, at most until its deadline (plus a margin); True when it brought keys."""
+        return flight.done.wait(max(0.0, flight.wait_until - time.monotonic())) and flight.succeeded
+
+    # ------------------------------------------------------------------ one fetch
+
+    def _run(self, flight: _Flight) -> None:
+        keys: KeySet | None = None
+        document: Any = None
+        failure: JwksError | None = None
+        try:
+            document = self._fetch(self.url, self.policy.timeout)
+            keys = self._key_set(document)
         except JwksError as error:
-            self._quiet_until = now + self.policy.cooldown
-            if self._keys is not None:
-                logger.warning(
-                    "JWKS refresh failed: using the last good keys",
-                    extra={"fields": {"error": str(error), "keys_age_seconds": round(now - self._fetched_at, 1),
-                                      "stale_limit_seconds": self.policy.lifetime + self.policy.stale_for}},
-                )
-            else:
-                logger.error("JWKS fetch failed: no signing keys", extra={"fields": {"error": str(error)}})
-            return
-        self._keys = keys
-        self._fetched_at = self._clock()
-        logger.debug("JWKS fetched", extra={"fields": {"keys": len(keys)}})
+            failure = error
+        except Exception as error:  # a bug or a surprise from the network stack: still a failed fetch
+            failure = JwksError(f"unexpected {type(error).__name__} while fetching the keys")
+        finally:
+            if keys is None and failure is None:  # a BaseException is on its way: waiters still wake up
+                failure = JwksError("the fetch was interrupted")
+            self._finish(flight, keys, document, failure)
+
+    def _key_set(self, document: Any) -> KeySet:
+        cached = self._cached
+        if cached is not None and document == self._document:
+            return cached[0]  # unchanged: the same key objects (a verified-token cache relies on identity)
+        return parse_key_set(document)
+
+    def _finish(self, flight: _Flight, keys: KeySet | None, document: Any, failure: JwksError | None) -> None:
+        with self._lock:
+            current = flight.generation == self._generation
+            if self._flight is flight:
+                self._flight = None
+            now = self._clock()
+            if current:
+                if keys is not None:
+                    self._cached = (keys, now)
+                    self._document = document
+                    self._last_fetch_failed = False
+                    if flight.for_unknown_kid:
+                        self._quiet_until = now + self.policy.cooldown
+                else:
+                    self._quiet_until = now + self.policy.cooldown
+                    self._last_fetch_failed = True
+                    self.failures += 1
+            cached = self._cached
+        flight.succeeded = keys is not None
+        if current and failure is not None:
+            self._log_failure(failure, cached, now)
+        elif current and keys is not None:
+            logger.debug("JWKS fetched", extra={"fields": {"keys": len(keys)}})
+        flight.done.set()
+
+    def _log_failure(self, failure: JwksError, cached: tuple[KeySet, float] | None, now: float) -> None:
+        age = now - cached[1] if cached is not None else math.inf
+        stale_limit = self.policy.lifetime + self.policy.stale_for
+        if age < stale_limit:
+            logger.warning(
+                "JWKS refresh failed: using the last good keys",
+                extra={"fields": {"error": str(failure), "keys_age_seconds": round(age, 1),
+                                  "stale_limit_seconds": stale_limit,
+                                  "retry_in_seconds": self.policy.cooldown}},
+            )
+        else:  # an alarm on ERROR fires: requests get 503 until a fetch succeeds
+            logger.error("JWKS fetch failed: no signing keys", extra={"fields": {"error": str(failure)}})
+
+
+def _no_kid_why(kid: str | None, why: str) -> str:
+    return "no kid and more than one signing key" if kid is None else why
 
 
 _sources: dict[str, JwksKeySource] = {}

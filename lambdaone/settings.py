@@ -173,23 +173,58 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, *, low: floa
 
 
 def _check_jwks_url(url: str) -> None:
+    shown = redact_url(url)  # messages never repeat credentials, whatever the URL's form
+    if has_credentials(url):
+        raise ConfigurationError("JWKSPATH", f"{shown!r} carries credentials (user:password@)",
+                                 "a JWKS is public: remove the credentials and use the issuer's https JWKS URL")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
     except ValueError:  # e.g. an unclosed IPv6 bracket: a configuration error, not a crash on every request
-        raise ConfigurationError("JWKSPATH", f"{url[:100]!r} is not a valid URL",
+        raise ConfigurationError("JWKSPATH", f"{shown!r} is not a valid URL",
                                  "use the issuer's https JWKS URL (plain http is allowed only on loopback)") from None
     if parts.scheme == "https" and host:
         return
-    if parts.scheme == "http" and _is_loopback(host):
+    if parts.scheme == "http" and is_loopback_host(host):
         return
-    shown = f"{parts.scheme}://{host}" if host else url[:40]  # never repeat credentials or a long URL
+    shown = f"{parts.scheme}://{host}" if host else shown[:40]  # never repeat a long URL
     raise ConfigurationError("JWKSPATH", f"{shown!r} is not an https URL",
                              "use the issuer's https JWKS URL (plain http is allowed only on loopback, for local tests)")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+def has_credentials(url: str) -> bool:
+    """Whether ``url`` carries a ``user:password@`` part (in any form, see ``_userinfo_end``)."""
+    return _userinfo_end(url) > 0
+
+
+_SCHEME_PREFIX = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:(?=[/\\])|[Hh][Tt][Tt][Pp][Ss]?:)[/\\]*|\s*[/\\]*")
+
+
+def _userinfo_end(url: str) -> int:
+    """Where the ``user:password@`` part of ``url`` ends (just past its last "@"), or 0 without one.
+
+    Read on the raw text, not with urlsplit: a URL it cannot parse, or reads as a path (no scheme,
+    no "//"), is covered too. The last "@" before any ? or # counts, even after a "/": a password
+    holding a raw "/" would otherwise pass for a path (so a JWKS path with "@" is refused too).
+    """
+    start = _SCHEME_PREFIX.match(url).end()  # type: ignore[union-attr]  (the pattern matches "")
+    authority = re.split(r"[?#]", url[start:], maxsplit=1)[0]
+    at = authority.rfind("@")
+    return start + at + 1 if at >= 0 else 0
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its ``user:password@`` part (if any) replaced by ``***@``, cut to 100 characters."""
+    end = _userinfo_end(url)
+    if end:
+        start = _SCHEME_PREFIX.match(url).end()  # type: ignore[union-attr]
+        url = f"{url[:start]}***@{url[end:]}"
+    return url[:100]
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): where plain http is allowed."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -1,16 +1,14 @@
 """Unit tests for ``lambdaone.jwt_key``: the JWKS key source, its cache policy and its key filtering.
 
-The network is replaced in two ways. Cache-policy tests replace ``PyJWKClient`` with a mock (see
-the ``mocked_pyjwkclient`` fixture) and feed JWKS documents through ``fetch_data``, with a fake
-clock, so every timing rule is checked exactly and instantly. ``fetch_document`` tests use PyJWT's
-real client against local servers on 127.0.0.1 (ephemeral ports).
+The network is replaced in two ways. Cache-policy tests hand the key source a fake ``fetch`` (see
+``FakeEndpoint``) that returns JWKS documents or raises, with a fake clock, so every timing rule is
+checked exactly and instantly (a background refresh is awaited with ``settle``). ``fetch_document``
+tests use the real HTTP fetch against local servers on 127.0.0.1 (ephemeral ports); the hostile
+servers are in ``test/integration/test_jwks_faults.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import importlib.util
 import logging
 import math
 import socket
@@ -19,181 +17,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 from typing import Any
-from unittest import mock
 
 import jwt
-import jwt.jwks_client
 import pytest
 
-from lambdaone import handler, jwt_key
+from lambdaone import jwt_key
 from lambdaone.reasons import Denial, Reason
 from workbook.jwks_server import JwksServer
 from workbook.tokens import KeyPair, jwks
 
 JWKS_URL = "https://issuer.example.test/.well-known/jwks.json"
 POLICY = jwt_key.CachePolicy(lifetime=600.0, cooldown=10.0, stale_for=1800.0, timeout=2.0)
-REAL_PYJWKCLIENT = jwt.jwks_client.PyJWKClient
-
-
-# --------------------------------------------------------------------------------------------------
-# Replacing PyJWKClient whichever way the module under test imports it
-# --------------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def pyjwkclient_replaced_by(replacement: Any) -> Iterator[None]:
-    """Make every import style of ``PyJWKClient`` see ``replacement``; restore everything afterwards.
-
-    See ``mocked_pyjwkclient`` for why both references are patched and the module is reloaded.
-    """
-    saved_namespace = dict(vars(jwt_key))
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(jwt, "PyJWKClient", replacement)
-            patch.setattr(jwt.jwks_client, "PyJWKClient", replacement)
-            importlib.reload(jwt_key)  # re-runs `from jwt import PyJWKClient`, which now binds the mock
-            yield
-    finally:
-        # The patches are undone by now: reloading binds the real class again...
-        importlib.reload(jwt_key)
-        # ...but a reload also makes new JwksKeySource, CachePolicy, JwksError classes and an empty
-        # source cache. Code that captured the old ones (``handler.warm_up``'s isinstance check on a
-        # cached runtime, ``from lambdaone.jwt_key import ...`` in other tests) would silently stop
-        # matching, so the module gets its original objects back.
-        _restore_namespace(jwt_key, saved_namespace)
-    assert jwt.PyJWKClient is jwt.jwks_client.PyJWKClient is REAL_PYJWKCLIENT
-    # With `from jwt import PyJWKClient` the module holds its own reference: it must be the real class.
-    # (With the other two styles it has no such name and reads the references checked above.)
-    assert getattr(jwt_key, "PyJWKClient", REAL_PYJWKCLIENT) is jwt.jwks_client.PyJWKClient
-    assert jwt_key.JwksKeySource is saved_namespace["JwksKeySource"]
-
-
-def _restore_namespace(module: ModuleType, saved: dict[str, Any]) -> None:
-    namespace = vars(module)
-    for name in set(namespace) - set(saved):
-        del namespace[name]
-    namespace.update(saved)
-
-
-@pytest.fixture
-def mocked_pyjwkclient() -> Iterator[mock.MagicMock]:
-    """A mock ``PyJWKClient`` class that ``lambdaone.jwt_key`` really uses; yields the mock.
-
-    A module can reach the class three ways, and each reads a different reference:
-
-    - ``jwt.PyJWKClient(...)`` looks up the name on the ``jwt`` package at call time;
-    - ``jwt.jwks_client.PyJWKClient(...)`` looks it up on the ``jwt.jwks_client`` module at call time;
-    - ``from jwt import PyJWKClient`` copies the reference into the importing module once, at import.
-
-    ``jwt`` re-exports the class, so the first two are separate names for it: patching one leaves
-    the other pointing at the real class. Both are patched. The third has already copied the real
-    class before any test runs, so patching is not enough: the module is reloaded while the patches
-    are active, which runs its imports again. Afterwards the patches are undone, the module is
-    reloaded again (binding the real class) and its original objects are put back, so class
-    identities seen by other modules do not change. The test then passes whichever of the three
-    styles ``jwt_key`` uses. ``create_autospec`` makes the mock refuse arguments the real
-    constructor would refuse.
-    """
-    client_class = mock.create_autospec(REAL_PYJWKCLIENT)
-    with pyjwkclient_replaced_by(client_class):
-        yield client_class
-
-
-IMPORT_STYLES = {
-    "attribute_of_jwt": "import jwt\n\n\ndef client_class():\n    return jwt.PyJWKClient\n",
-    "attribute_of_jwks_client": (
-        "import jwt.jwks_client\n\n\ndef client_class():\n    return jwt.jwks_client.PyJWKClient\n"
-    ),
-    "from_import": "from jwt import PyJWKClient\n\n\ndef client_class():\n    return PyJWKClient\n",
-}
-
-
-def import_throwaway(tmp_path: Path, style: str) -> ModuleType:
-    """Write and import a tiny module using ``style``; it is not registered in ``sys.modules``."""
-    name = f"pyjwk_{style}_{uuid.uuid4().hex[:8]}"
-    path = tmp_path / f"{name}.py"
-    path.write_text(IMPORT_STYLES[style])
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("style", sorted(IMPORT_STYLES))
-def test_the_fixture_reaches_every_import_style(
-    mocked_pyjwkclient: mock.MagicMock, tmp_path: Path, style: str
-) -> None:
-    module = import_throwaway(tmp_path, style)
-    assert module.client_class() is mocked_pyjwkclient
-    client = module.client_class()(JWKS_URL)
-    assert client is mocked_pyjwkclient.return_value
-    mocked_pyjwkclient.assert_called_once_with(JWKS_URL)
-
-
-def test_the_fixture_reaches_jwt_key(mocked_pyjwkclient: mock.MagicMock) -> None:
-    source = jwt_key.JwksKeySource(JWKS_URL, POLICY)
-    mocked_pyjwkclient.assert_called_once_with(
-        JWKS_URL, cache_jwk_set=False, timeout=POLICY.timeout, headers={"User-Agent": jwt_key.USER_AGENT}
-    )
-    assert source.url == JWKS_URL
-
-
-@pytest.mark.parametrize(
-    ("patched", "still_real"),
-    [
-        (jwt, ["attribute_of_jwks_client"]),
-        (jwt.jwks_client, ["attribute_of_jwt", "from_import"]),
-    ],
-    ids=["only_jwt.PyJWKClient", "only_jwt.jwks_client.PyJWKClient"],
-)
-def test_patching_one_reference_misses_some_styles(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, patched: ModuleType, still_real: list[str]
-) -> None:
-    """Why the fixture patches both names: each one alone leaves some import styles on the real class."""
-    replacement = mock.create_autospec(REAL_PYJWKCLIENT)
-    monkeypatch.setattr(patched, "PyJWKClient", replacement)
-    for style in IMPORT_STYLES:
-        expected = REAL_PYJWKCLIENT if style in still_real else replacement
-        assert import_throwaway(tmp_path, style).client_class() is expected, style
-
-
-def test_a_from_import_made_before_patching_needs_a_reload(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Why the fixture reloads: a module that already ran ``from jwt import PyJWKClient`` keeps the real class."""
-    module = import_throwaway(tmp_path, "from_import")
-    replacement = mock.create_autospec(REAL_PYJWKCLIENT)
-    monkeypatch.setattr(jwt, "PyJWKClient", replacement)
-    monkeypatch.setattr(jwt.jwks_client, "PyJWKClient", replacement)
-    assert module.client_class() is REAL_PYJWKCLIENT
-    module.__loader__.exec_module(module)  # what importlib.reload does for a module in sys.modules
-    assert module.client_class() is replacement
-
-
-def test_the_replacement_is_undone_and_identities_are_kept() -> None:
-    source_before = jwt_key.JwksKeySource(JWKS_URL, POLICY)
-    classes_before = (jwt_key.JwksKeySource, jwt_key.CachePolicy, jwt_key.JwksError, jwt_key.KeySet)
-    replacement = mock.create_autospec(REAL_PYJWKCLIENT)
-    with pyjwkclient_replaced_by(replacement):
-        jwt_key.JwksKeySource(JWKS_URL, POLICY)
-        replacement.assert_called_once()
-        assert jwt_key.JwksKeySource is not classes_before[0]  # the reload really happened
-    assert getattr(jwt_key, "PyJWKClient", REAL_PYJWKCLIENT) is REAL_PYJWKCLIENT
-    assert jwt.PyJWKClient is jwt.jwks_client.PyJWKClient is REAL_PYJWKCLIENT
-    assert (jwt_key.JwksKeySource, jwt_key.CachePolicy, jwt_key.JwksError, jwt_key.KeySet) == classes_before
-    assert handler.jwt_key is jwt_key
-    # handler.warm_up tells key sources apart with this isinstance check: it still recognises old ones.
-    assert isinstance(source_before, handler.jwt_key.JwksKeySource)
-
-
-def test_the_replacement_is_undone_when_the_body_fails() -> None:
-    with pytest.raises(RuntimeError, match="boom"), pyjwkclient_replaced_by(mock.create_autospec(REAL_PYJWKCLIENT)):
-        raise RuntimeError("boom")
-    assert getattr(jwt_key, "PyJWKClient", REAL_PYJWKCLIENT) is REAL_PYJWKCLIENT
-    assert jwt.PyJWKClient is REAL_PYJWKCLIENT
-    assert jwt.jwks_client.PyJWKClient is REAL_PYJWKCLIENT
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,19 +50,23 @@ class FakeClock:
 
 
 class FakeEndpoint:
-    """What ``fetch_data`` returns: the current document, or the current error."""
+    """The key source's ``fetch``: the current document, or the current error; counts its calls."""
 
     def __init__(self, document: Any) -> None:
         self.document = document
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
+        self.calls = 0
+        self.seen: list[tuple[str, float]] = []
 
-    def __call__(self) -> Any:
+    def __call__(self, url: str, timeout: float) -> Any:
+        self.calls += 1
+        self.seen.append((url, timeout))
         if self.error is not None:
             raise self.error
         return self.document
 
     def go_down(self) -> None:
-        self.error = jwt.PyJWKClientConnectionError("connection refused")
+        self.error = jwt_key.JwksError("connection refused")
 
     def come_back(self) -> None:
         self.error = None
@@ -244,19 +83,17 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def endpoint(mocked_pyjwkclient: mock.MagicMock, issuer_key: KeyPair) -> FakeEndpoint:
-    fake = FakeEndpoint(jwks(issuer_key))
-    mocked_pyjwkclient.return_value.fetch_data.side_effect = fake
-    return fake
+def endpoint(issuer_key: KeyPair) -> FakeEndpoint:
+    return FakeEndpoint(jwks(issuer_key))
 
 
 @pytest.fixture
 def source(endpoint: FakeEndpoint, clock: FakeClock) -> Any:
-    return jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock)
+    return jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=endpoint)
 
 
-def fetch_count(mocked: mock.MagicMock) -> int:
-    return mocked.return_value.fetch_data.call_count
+def fetch_count(endpoint: FakeEndpoint) -> int:
+    return endpoint.calls
 
 
 def denial_of(call: Callable[[], object]) -> Denial:
@@ -269,65 +106,70 @@ def same_key(found: Any, pair: KeyPair) -> bool:
     return found.public_key.public_numbers() == pair.public_key.public_numbers()
 
 
-def test_warm_calls_make_no_fetch(source: Any, mocked_pyjwkclient: mock.MagicMock, issuer_key: KeyPair,
+def test_warm_calls_make_no_fetch(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
                                   clock: FakeClock) -> None:
-    assert fetch_count(mocked_pyjwkclient) == 0  # nothing is fetched before it is needed
+    assert fetch_count(endpoint) == 0  # nothing is fetched before it is needed
     for _ in range(100):
         assert same_key(source.key_for(issuer_key.kid), issuer_key)
         clock.advance(POLICY.lifetime / 200)
-    assert fetch_count(mocked_pyjwkclient) == 1
+    assert fetch_count(endpoint) == 1
     assert source.fetches == 1
 
 
 def test_keys_are_refreshed_once_their_lifetime_is_over(
-    source: Any, mocked_pyjwkclient: mock.MagicMock, issuer_key: KeyPair, clock: FakeClock
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair, clock: FakeClock
 ) -> None:
     source.key_for(issuer_key.kid)
     clock.advance(POLICY.lifetime - 0.5)  # binary-exact steps: no rounding at the boundary
     source.key_for(issuer_key.kid)
-    assert fetch_count(mocked_pyjwkclient) == 1
+    assert fetch_count(endpoint) == 1
     clock.advance(0.5)
-    source.key_for(issuer_key.kid)
-    assert fetch_count(mocked_pyjwkclient) == 2
+    source.key_for(issuer_key.kid)  # stale: served at once, refreshed in the background
+    assert source.settle(5)
+    assert fetch_count(endpoint) == 2
 
 
 def test_prefetch_fetches_at_once_and_reports_success(
-    source: Any, mocked_pyjwkclient: mock.MagicMock, endpoint: FakeEndpoint
+    source: Any, endpoint: FakeEndpoint
 ) -> None:
     assert source.prefetch() is True
-    assert fetch_count(mocked_pyjwkclient) == 1
-    failing = jwt_key.JwksKeySource("https://other.example.test/jwks", POLICY, clock=FakeClock())
+    assert fetch_count(endpoint) == 1
+    assert source.prefetch() is True  # fresh keys: nothing to fetch
+    assert fetch_count(endpoint) == 1
+    failing = jwt_key.JwksKeySource("https://other.example.test/jwks", POLICY, clock=FakeClock(), fetch=endpoint)
     endpoint.go_down()
     assert failing.prefetch() is False
+    assert failing.prefetch() is False  # in the quiet period: not even tried
+    assert fetch_count(endpoint) == 2
 
 
 def test_an_unknown_kid_refetches_once_then_cools_down(
-    source: Any, mocked_pyjwkclient: mock.MagicMock, issuer_key: KeyPair, clock: FakeClock
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair, clock: FakeClock
 ) -> None:
     source.key_for(issuer_key.kid)
     for _ in range(1000):
         denial = denial_of(lambda: source.key_for(f"random-{uuid.uuid4().hex}"))
         assert denial.reason is Reason.UNKNOWN_KEY
     # The first fetch plus exactly one refetch (for the first random kid) for all 1,000 of them.
-    assert fetch_count(mocked_pyjwkclient) == 2
+    assert fetch_count(endpoint) == 2
     clock.advance(POLICY.cooldown)
     denial_of(lambda: source.key_for("random-after-the-cooldown"))
-    assert fetch_count(mocked_pyjwkclient) == 3
+    assert fetch_count(endpoint) == 3
     assert same_key(source.key_for(issuer_key.kid), issuer_key)  # known keys are never slowed down
 
 
 def test_a_rotated_key_is_accepted_after_one_refetch(
-    source: Any, mocked_pyjwkclient: mock.MagicMock, endpoint: FakeEndpoint, issuer_key: KeyPair,
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
     rotated_key: KeyPair
 ) -> None:
     source.key_for(issuer_key.kid)
     endpoint.document = jwks(issuer_key, rotated_key)
     assert same_key(source.key_for(rotated_key.kid), rotated_key)
-    assert fetch_count(mocked_pyjwkclient) == 2
+    assert fetch_count(endpoint) == 2
     for _ in range(10):
         source.key_for(rotated_key.kid)
         source.key_for(issuer_key.kid)
-    assert fetch_count(mocked_pyjwkclient) == 2
+    assert fetch_count(endpoint) == 2
 
 
 def test_a_rotated_key_waits_for_the_cooldown_after_a_refetch_for_a_random_kid(
@@ -342,17 +184,20 @@ def test_a_rotated_key_waits_for_the_cooldown_after_a_refetch_for_a_random_kid(
 
 
 def test_a_failed_refresh_keeps_the_last_good_keys_for_a_bounded_time(
-    source: Any, mocked_pyjwkclient: mock.MagicMock, endpoint: FakeEndpoint, issuer_key: KeyPair,
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
     clock: FakeClock
 ) -> None:
     start = clock.now
     source.key_for(issuer_key.kid)
     endpoint.go_down()
     clock.advance(POLICY.lifetime)
-    assert same_key(source.key_for(issuer_key.kid), issuer_key)  # refresh failed: last good keys
-    assert fetch_count(mocked_pyjwkclient) == 2
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)  # stale: served while a refresh runs
+    assert source.settle(5)
+    assert fetch_count(endpoint) == 2  # the refresh failed: the last good keys stay
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
     clock.now = start + POLICY.lifetime + POLICY.stale_for - 0.5
     assert same_key(source.key_for(issuer_key.kid), issuer_key)
+    assert source.settle(5)
     clock.now = start + POLICY.lifetime + POLICY.stale_for
     denial = denial_of(lambda: source.key_for(issuer_key.kid))
     assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
@@ -365,19 +210,19 @@ def test_a_failed_refresh_keeps_the_last_good_keys_for_a_bounded_time(
 
 
 def test_no_fetch_storm_while_the_endpoint_is_down(
-    source: Any, mocked_pyjwkclient: mock.MagicMock, endpoint: FakeEndpoint, issuer_key: KeyPair,
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
     clock: FakeClock
 ) -> None:
     endpoint.go_down()
     for _ in range(1000):  # a burst at one instant: one attempt
         assert denial_of(lambda: source.key_for(issuer_key.kid)).reason is Reason.SIGNING_KEYS_UNAVAILABLE
-    assert fetch_count(mocked_pyjwkclient) == 1
+    assert fetch_count(endpoint) == 1
     seconds = 100
     for _ in range(seconds):  # then one request a second: one attempt per cooldown
         clock.advance(1)
         denial = denial_of(lambda: source.key_for(issuer_key.kid))
         assert 1 <= denial.detail["retry_after"] <= POLICY.cooldown
-    assert fetch_count(mocked_pyjwkclient) == 1 + seconds // int(POLICY.cooldown)
+    assert fetch_count(endpoint) == 1 + seconds // int(POLICY.cooldown)
     endpoint.come_back()
     clock.advance(POLICY.cooldown)
     assert same_key(source.key_for(issuer_key.kid), issuer_key)
@@ -397,25 +242,27 @@ def test_retry_after_counts_down_to_the_next_attempt(
 @pytest.mark.parametrize("document", [{"keys": []}, {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}, {}, ["keys"]],
                          ids=["empty", "only_hmac", "no_keys_member", "not_an_object"])
 def test_no_usable_keys_at_all_is_a_503(
-    source: Any, endpoint: FakeEndpoint, mocked_pyjwkclient: mock.MagicMock, document: Any
+    source: Any, endpoint: FakeEndpoint, document: Any
 ) -> None:
     endpoint.document = document
     denial = denial_of(lambda: source.key_for("any-kid"))
     assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
     assert denial.reason.status == 503
     assert denial.detail["retry_after"] >= 1
-    assert fetch_count(mocked_pyjwkclient) == 1
+    assert fetch_count(endpoint) == 1
 
 
 def test_a_kidless_token_finds_the_single_key_and_is_refused_with_several(
-    source: Any, endpoint: FakeEndpoint, mocked_pyjwkclient: mock.MagicMock, issuer_key: KeyPair,
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
     rotated_key: KeyPair, clock: FakeClock
 ) -> None:
     assert same_key(source.key_for(None), issuer_key)
     endpoint.document = jwks(issuer_key, rotated_key)
     clock.advance(POLICY.lifetime)
+    assert same_key(source.key_for(None), issuer_key)  # stale, with one key: served while refreshed
+    assert source.settle(5)
     assert denial_of(lambda: source.key_for(None)).reason is Reason.UNKNOWN_KEY
-    assert fetch_count(mocked_pyjwkclient) == 2  # no kid: nothing a refetch could find
+    assert fetch_count(endpoint) == 2  # no kid: nothing a refetch could find
 
 
 def _run_concurrently(count: int, work: Callable[[], Any]) -> tuple[list[Any], list[threading.Thread]]:
@@ -446,7 +293,7 @@ class SlowEndpoint:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self) -> Any:
+    def __call__(self, url: str, timeout: float) -> Any:
         self.started.set()
         if not self.release.wait(timeout=5):
             raise AssertionError("the slow fetch was never released")
@@ -464,31 +311,263 @@ def _release_when_all_waiting(slow: SlowEndpoint, threads: list[threading.Thread
         assert not thread.is_alive()
 
 
-def test_concurrent_misses_on_a_cold_cache_share_one_fetch(
-    mocked_pyjwkclient: mock.MagicMock, issuer_key: KeyPair
-) -> None:
+def test_concurrent_misses_on_a_cold_cache_share_one_fetch(issuer_key: KeyPair) -> None:
     slow = SlowEndpoint(jwks(issuer_key))
-    mocked_pyjwkclient.return_value.fetch_data.side_effect = slow
-    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY)
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, fetch=slow)
     results, threads = _run_concurrently(16, lambda: shared.key_for(issuer_key.kid))
     _release_when_all_waiting(slow, threads)
-    assert fetch_count(mocked_pyjwkclient) == 1
+    assert shared.fetches == 1
     assert len(results) == 16
     assert all(not isinstance(found, Exception) and same_key(found, issuer_key) for found in results), results
 
 
-def test_concurrent_misses_for_a_new_kid_share_one_refetch(
-    mocked_pyjwkclient: mock.MagicMock, issuer_key: KeyPair, rotated_key: KeyPair
-) -> None:
-    mocked_pyjwkclient.return_value.fetch_data.return_value = jwks(issuer_key)
-    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY)
-    shared.key_for(issuer_key.kid)
+def test_concurrent_misses_for_a_new_kid_share_one_refetch(issuer_key: KeyPair, rotated_key: KeyPair) -> None:
     slow = SlowEndpoint(jwks(issuer_key, rotated_key))
-    mocked_pyjwkclient.return_value.fetch_data.side_effect = slow
+    calls = iter([lambda url, timeout: jwks(issuer_key), slow])
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, fetch=lambda url, timeout: next(calls)(url, timeout))
+    shared.key_for(issuer_key.kid)
     results, threads = _run_concurrently(16, lambda: shared.key_for(rotated_key.kid))
     _release_when_all_waiting(slow, threads)
-    assert fetch_count(mocked_pyjwkclient) == 2
+    assert shared.fetches == 2
     assert all(not isinstance(found, Exception) and same_key(found, rotated_key) for found in results), results
+
+
+# --------------------------------------------------------------------------------------------------
+# Any failure is a failed fetch; stale-while-revalidate; the cooldown counted from a failure's end
+# --------------------------------------------------------------------------------------------------
+
+
+class ClockMovingEndpoint(FakeEndpoint):
+    """A fetch that takes ``seconds`` of the fake clock before answering (or failing)."""
+
+    def __init__(self, document: Any, clock: FakeClock, seconds: float) -> None:
+        super().__init__(document)
+        self.clock = clock
+        self.seconds = seconds
+
+    def __call__(self, url: str, timeout: float) -> Any:
+        self.clock.advance(self.seconds)
+        return super().__call__(url, timeout)
+
+
+@pytest.mark.parametrize("error", [RecursionError("deep"), ValueError("x"), KeyError("k"), TypeError("t"),
+                                   OSError("o"), MemoryError(), jwt.PyJWTError("j")],
+                         ids=lambda error: type(error).__name__)
+def test_an_unexpected_exception_is_a_failed_fetch(error: Exception, source: Any, endpoint: FakeEndpoint,
+                                                   issuer_key: KeyPair, clock: FakeClock,
+                                                   jwt_key_log: list[logging.LogRecord]) -> None:
+    endpoint.error = error
+    denial = denial_of(lambda: source.key_for(issuer_key.kid))  # cold: a 503, not the exception
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert denial.detail["retry_after"] == 10
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.ERROR
+    assert record.fields == {"error": f"unexpected {type(error).__name__} while fetching the keys"}
+    # With cached keys past their lifetime, the same exception leaves the stale keys serving.
+    endpoint.come_back()
+    clock.advance(POLICY.cooldown)
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+    endpoint.error = error
+    clock.advance(POLICY.lifetime)
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+    assert source.settle(5)
+    assert source.failures == 2
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+
+
+def test_a_stale_lookup_never_waits_for_the_refresh(issuer_key: KeyPair, clock: FakeClock) -> None:
+    slow = SlowEndpoint(jwks(issuer_key))
+    slow.release.set()
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    first = shared.key_for(issuer_key.kid)
+    slow.release.clear()
+    slow.started.clear()
+    clock.advance(POLICY.lifetime)
+    started = time.monotonic()
+    for _ in range(100):
+        assert shared.key_for(issuer_key.kid) is first  # at once, while the refresh is blocked
+    assert time.monotonic() - started < 1
+    assert slow.started.wait(5)
+    assert shared.fetches == 2  # one refresh for all 100 lookups
+    slow.release.set()
+    assert shared.settle(5)
+    assert shared.key_for(issuer_key.kid) is first  # an unchanged document keeps the key objects
+    assert shared.fetches == 2
+
+
+def test_the_same_key_object_until_the_key_set_changes(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
+                                                      rotated_key: KeyPair, clock: FakeClock) -> None:
+    first = source.key_for(issuer_key.kid)
+    assert all(source.key_for(issuer_key.kid) is first for _ in range(10))
+    clock.advance(POLICY.lifetime)
+    source.key_for(issuer_key.kid)
+    assert source.settle(5)
+    assert endpoint.calls == 2
+    assert source.key_for(issuer_key.kid) is first  # refetched, same document: same object
+    endpoint.document = jwks(issuer_key, rotated_key)
+    clock.advance(POLICY.lifetime)
+    source.key_for(issuer_key.kid)
+    assert source.settle(5)
+    changed = source.key_for(issuer_key.kid)
+    assert changed is not first and same_key(changed, issuer_key)  # a new key set: new objects
+    assert source.key_for(issuer_key.kid) is changed
+
+
+def test_the_cooldown_starts_when_a_failed_fetch_ends(issuer_key: KeyPair, clock: FakeClock) -> None:
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=POLICY.cooldown)  # as long as the cooldown
+    slow.go_down()
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    assert denial_of(lambda: shared.key_for(issuer_key.kid)).detail["retry_after"] == 10
+    clock.advance(POLICY.cooldown - 0.5)
+    assert denial_of(lambda: shared.key_for(issuer_key.kid)).detail["retry_after"] == 1
+    assert slow.calls == 1  # counted from the start, the quiet period would be long over
+    clock.advance(0.5)
+    slow.come_back()
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)
+    assert slow.calls == 2
+
+
+def test_a_refetch_for_an_unknown_kid_cools_down_from_its_end(source: Any, endpoint: FakeEndpoint,
+                                                             issuer_key: KeyPair, clock: FakeClock) -> None:
+    source.key_for(issuer_key.kid)
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=4)
+    source._fetch = slow
+    denial_of(lambda: source.key_for("random-1"))
+    clock.advance(POLICY.cooldown - 0.5)
+    assert denial_of(lambda: source.key_for("random-2")).detail["why"].endswith("(refetch cooling down)")
+    clock.advance(0.5)
+    denial_of(lambda: source.key_for("random-3"))
+    assert slow.calls == 2
+
+
+def test_an_unknown_kid_whose_refetch_fails_gets_503(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair,
+                                                     rotated_key: KeyPair, clock: FakeClock,
+                                                     jwt_key_log: list[logging.LogRecord]) -> None:
+    source.key_for(issuer_key.kid)
+    endpoint.go_down()
+    denial = denial_of(lambda: source.key_for(rotated_key.kid))
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE  # the issuer could not be asked: retry later
+    assert denial.detail["retry_after"] == 10
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.WARNING  # fresh keys keep serving: no alarm
+    assert record.fields["retry_in_seconds"] == POLICY.cooldown
+    clock.advance(3)
+    again = denial_of(lambda: source.key_for(rotated_key.kid))  # in that failure's quiet period: still 503
+    assert (again.reason, again.detail["retry_after"]) == (Reason.SIGNING_KEYS_UNAVAILABLE, 7)
+    assert same_key(source.key_for(issuer_key.kid), issuer_key)
+    assert endpoint.calls == 2
+    endpoint.come_back()
+    endpoint.document = jwks(issuer_key, rotated_key)
+    clock.advance(7)
+    assert same_key(source.key_for(rotated_key.kid), rotated_key)
+
+
+def test_failure_logs_are_error_without_usable_keys_and_warning_with_them(
+    source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair, clock: FakeClock,
+    jwt_key_log: list[logging.LogRecord]
+) -> None:
+    source.key_for(issuer_key.kid)
+    endpoint.go_down()
+    clock.advance(POLICY.lifetime + POLICY.stale_for - 1)  # stale, one second before the end
+    source.key_for(issuer_key.kid)
+    assert source.settle(5)
+    clock.advance(POLICY.cooldown)  # now past the stale window: no usable key
+    denial_of(lambda: source.key_for(issuer_key.kid))
+    levels = [(r.levelno, r.getMessage()) for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert levels == [(logging.WARNING, "JWKS refresh failed: using the last good keys"),
+                      (logging.ERROR, "JWKS fetch failed: no signing keys")]
+    warning = [r for r in jwt_key_log if r.levelno == logging.WARNING][0]
+    assert warning.fields["keys_age_seconds"] == POLICY.lifetime + POLICY.stale_for - 1
+    assert warning.fields["stale_limit_seconds"] == POLICY.lifetime + POLICY.stale_for
+
+
+def test_a_waiting_request_gives_up_at_the_deadline_even_if_the_fetch_does_not(issuer_key: KeyPair) -> None:
+    stuck = SlowEndpoint(jwks(issuer_key))  # ignores every deadline until released
+    policy = jwt_key.CachePolicy(timeout=0.2)
+    shared = jwt_key.JwksKeySource(JWKS_URL, policy, fetch=stuck)
+    try:
+        started = time.monotonic()
+        denial = denial_of(lambda: shared.key_for(issuer_key.kid))
+        waited = time.monotonic() - started
+        assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+        assert policy.timeout + jwt_key.WAIT_MARGIN_SECONDS - 0.05 <= waited < policy.timeout + 1.5
+        assert shared.prefetch() is False  # joins the same stuck fetch, gives up too
+        assert shared.fetches == 1
+    finally:
+        stuck.release.set()
+        assert shared.settle(5)
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)  # the late answer still fills the cache
+
+
+def test_forget_during_a_fetch_keeps_its_outcome_out_of_the_cache(issuer_key: KeyPair) -> None:
+    stuck = SlowEndpoint(jwks(issuer_key))
+    shared = jwt_key.JwksKeySource(JWKS_URL, jwt_key.CachePolicy(timeout=0.1), fetch=stuck)
+    shared.forget()  # a second forget() below must still tell this fetch apart
+    denial_of(lambda: shared.key_for(issuer_key.kid))
+    flight = shared._flight
+    shared.forget()
+    stuck.release.set()
+    assert flight.done.wait(5)
+    assert shared._cached is None and shared.failures == 0
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)  # a new fetch after forget()
+    assert shared.fetches == 2
+
+
+def test_a_thread_that_cannot_start_is_a_failed_fetch(source: Any, issuer_key: KeyPair,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    denial = denial_of(lambda: source.key_for(issuer_key.kid))
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert source.failures == 1 and source.fetches == 1
+    assert source.settle(0)
+
+
+class Interrupt(BaseException):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_base_exception_in_the_fetch_still_wakes_the_waiters(source: Any, endpoint: FakeEndpoint,
+                                                              issuer_key: KeyPair) -> None:
+    endpoint.error = Interrupt()
+    started = time.monotonic()
+    assert denial_of(lambda: source.key_for(issuer_key.kid)).reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert time.monotonic() - started < POLICY.timeout  # woken by the fetch's end, not by the wait's limit
+    assert source.failures == 1
+    for thread in threading.enumerate():  # the interrupt goes on up its thread: let it end inside this test
+        if thread.name == "jwks-fetch":
+            thread.join(timeout=5)
+
+
+def test_expire_makes_the_keys_stale_at_once(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair) -> None:
+    source.expire()  # nothing cached: nothing to do
+    first = source.key_for(issuer_key.kid)
+    source.expire()
+    assert source.key_for(issuer_key.kid) is first
+    assert source.settle(5)
+    assert endpoint.calls == 2
+
+
+def test_the_fetch_is_given_the_url_and_the_timeout(source: Any, endpoint: FakeEndpoint,
+                                                    issuer_key: KeyPair) -> None:
+    source.key_for(issuer_key.kid)
+    assert endpoint.seen == [(JWKS_URL, POLICY.timeout)]
+
+
+def test_the_default_fetch_is_http_with_the_user_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    def fake(url: str, *, timeout: float, headers: dict[str, str], max_bytes: int) -> Any:
+        seen.append((url, timeout, headers, max_bytes))
+        return {"keys": []}
+
+    monkeypatch.setattr(jwt_key.jwks_fetch, "fetch_document", fake)
+    assert jwt_key.JwksKeySource(JWKS_URL, POLICY)._fetch is jwt_key.fetch_document
+    assert jwt_key.fetch_document(JWKS_URL, 1.5) == {"keys": []}
+    assert seen == [(JWKS_URL, 1.5, {"User-Agent": "lambdaone-jwks/1"}, 256 * 1024)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -612,16 +691,39 @@ def test_a_document_without_a_keys_array_is_refused(document: Any) -> None:
         jwt_key.parse_key_set(document)
 
 
-def test_only_the_first_max_keys_entries_are_read(keys: Keys) -> None:
-    entries = [keys.rsa.jwk(kid=f"k{index}") for index in range(jwt_key.MAX_JWKS_KEYS + 1)]
+def test_at_most_max_signing_keys_are_kept(keys: Keys, jwt_key_log: list[logging.LogRecord]) -> None:
+    entries = [keys.rsa.jwk(kid=f"k{index}") for index in range(jwt_key.MAX_SIGNING_KEYS + 1)]
     key_set = jwt_key.parse_key_set({"keys": entries})
-    assert len(key_set) == jwt_key.MAX_JWKS_KEYS
-    assert key_set.find(f"k{jwt_key.MAX_JWKS_KEYS - 1}") is not None
-    assert key_set.find(f"k{jwt_key.MAX_JWKS_KEYS}") is None
-    # A usable key hidden behind MAX_JWKS_KEYS unusable ones is never reached.
-    padding = [keys.rsa_1024.jwk(kid=f"weak{index}") for index in range(jwt_key.MAX_JWKS_KEYS)]
-    with pytest.raises(jwt_key.JwksError):
-        jwt_key.parse_key_set({"keys": [*padding, keys.rsa.jwk()]})
+    assert len(key_set) == jwt_key.MAX_SIGNING_KEYS == 64
+    assert key_set.find(f"k{jwt_key.MAX_SIGNING_KEYS - 1}") is not None
+    assert key_set.find(f"k{jwt_key.MAX_SIGNING_KEYS}") is None
+    [record] = [r for r in jwt_key_log if r.getMessage() == "JWKS keys ignored"]
+    assert record.fields["ignored"] == []
+    assert (record.fields["not_read"], record.fields["stopped_at"], record.fields["usable"]) == (1, "signing_keys", 64)
+
+
+def test_a_signing_key_after_many_unusable_entries_is_found(keys: Keys) -> None:
+    """Unusable entries (junk, enc keys, weak keys) before the signing key do not hide it."""
+    padding = [keys.rsa_1024.jwk(kid=f"weak{index}") for index in range(70)]
+    junk = ["junk", 7, None, {"kty": "oct", "k": "c2VjcmV0"}] * 100 + [keys.ec.jwk(kid=f"e{n}", use="enc")
+                                                                        for n in range(100)]
+    assert len(padding) + len(junk) == 570 > jwt_key.MAX_SIGNING_KEYS
+    key_set = jwt_key.parse_key_set({"keys": [*padding, *junk, keys.rsa.jwk()]})
+    assert len(key_set) == 1
+    assert same_key(key_set.find(keys.rsa.kid), keys.rsa)
+
+
+def test_at_most_max_jwks_entries_are_read(keys: Keys, jwt_key_log: list[logging.LogRecord]) -> None:
+    assert jwt_key.MAX_JWKS_ENTRIES == 1000
+    junk = ["junk"] * (jwt_key.MAX_JWKS_ENTRIES - 1)
+    last_read = jwt_key.parse_key_set({"keys": [*junk, keys.rsa.jwk(), keys.ec.jwk()]})
+    assert last_read.find(keys.rsa.kid) is not None  # entry 1,000 is read ...
+    assert last_read.find(keys.ec.kid) is None  # ... entry 1,001 is not
+    [record] = [r for r in jwt_key_log if r.getMessage() == "JWKS keys ignored"]
+    assert (record.fields["ignored_count"], record.fields["not_read"], record.fields["stopped_at"]) == (999, 1, "entries")
+    assert len(record.fields["ignored"]) == 10
+    with pytest.raises(jwt_key.JwksError, match="no usable signing key"):
+        jwt_key.parse_key_set({"keys": [*junk, "junk", keys.rsa.jwk()]})
 
 
 def test_a_kidless_key_is_found_by_kid_none_when_it_is_the_only_one(keys: Keys) -> None:
@@ -646,12 +748,8 @@ def test_a_repeated_kid_keeps_the_first_key(keys: Keys) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# fetch_document with PyJWT's real client, against servers on 127.0.0.1
+# fetch_document: the real HTTP fetch, against servers on 127.0.0.1
 # --------------------------------------------------------------------------------------------------
-
-
-def real_client(url: str, timeout: float = 2.0) -> jwt.PyJWKClient:
-    return REAL_PYJWKCLIENT(url, cache_jwk_set=False, timeout=timeout, headers={"User-Agent": jwt_key.USER_AGENT})
 
 
 class RedirectServer:
@@ -691,45 +789,45 @@ class RedirectServer:
         self._thread.join(timeout=5)
 
 
-def test_the_real_client_path_returns_the_document(jwks_server: JwksServer, issuer_key: KeyPair) -> None:
-    assert jwt_key.fetch_document(real_client(jwks_server.url)) == jwks(issuer_key)
+def test_the_real_fetch_returns_the_document(jwks_server: JwksServer, issuer_key: KeyPair) -> None:
+    assert jwt_key.fetch_document(jwks_server.url, 2.0) == jwks(issuer_key)
     assert jwks_server.requests == 1
 
 
 def test_a_body_over_the_size_cap_is_refused(jwks_server: JwksServer) -> None:
     minimal = b'{"keys": []}'
     jwks_server.publish(minimal + b" " * (jwt_key.MAX_JWKS_BYTES - len(minimal)))
-    assert jwt_key.fetch_document(real_client(jwks_server.url)) == {"keys": []}  # exactly the cap: read
+    assert jwt_key.fetch_document(jwks_server.url, 2.0) == {"keys": []}  # exactly the cap: read
     jwks_server.publish(minimal + b" " * (jwt_key.MAX_JWKS_BYTES + 1 - len(minimal)))
     with pytest.raises(jwt_key.JwksError, match="larger than"):
-        jwt_key.fetch_document(real_client(jwks_server.url))
+        jwt_key.fetch_document(jwks_server.url, 2.0)
 
 
 def test_a_smaller_cap_can_be_passed(jwks_server: JwksServer) -> None:
     with pytest.raises(jwt_key.JwksError, match="larger than 100 bytes"):
-        jwt_key.fetch_document(real_client(jwks_server.url), max_bytes=100)
+        jwt_key.fetch_document(jwks_server.url, 2.0, max_bytes=100)
 
 
 @pytest.mark.parametrize("body", [b"<html>not json</html>", b"", b"\xff\xfe\x00"], ids=["html", "empty", "binary"])
 def test_a_body_that_is_not_json_is_refused(jwks_server: JwksServer, body: bytes) -> None:
     jwks_server.publish(body)
     with pytest.raises(jwt_key.JwksError, match="not JSON"):
-        jwt_key.fetch_document(real_client(jwks_server.url))
+        jwt_key.fetch_document(jwks_server.url, 2.0)
 
 
 def test_an_http_error_is_refused(jwks_server: JwksServer) -> None:
     jwks_server.go_down()
     with pytest.raises(jwt_key.JwksError, match="HTTP 503"):
-        jwt_key.fetch_document(real_client(jwks_server.url))
+        jwt_key.fetch_document(jwks_server.url, 2.0)
     jwks_server.come_back()
     with pytest.raises(jwt_key.JwksError, match="HTTP 404"):
-        jwt_key.fetch_document(real_client(jwks_server.url + "-elsewhere"))
+        jwt_key.fetch_document(jwks_server.url + "-elsewhere", 2.0)
 
 
 def test_a_redirect_is_not_followed(jwks_server: JwksServer) -> None:
     with RedirectServer(jwks_server.url) as redirect:
         with pytest.raises(jwt_key.JwksError, match="HTTP 302"):
-            jwt_key.fetch_document(real_client(redirect.url))
+            jwt_key.fetch_document(redirect.url, 2.0)
         assert redirect.user_agents == [jwt_key.USER_AGENT]
     assert jwks_server.requests == 0  # the redirect's target was never asked
 
@@ -739,8 +837,8 @@ def test_a_refused_connection_is_a_jwks_error() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # Nothing listens there any more: the connection is refused.
-    with pytest.raises(jwt_key.JwksError, match="cannot reach"):
-        jwt_key.fetch_document(real_client(f"http://127.0.0.1:{port}/jwks.json"))
+    with pytest.raises(jwt_key.JwksError, match="cannot connect to 127.0.0.1: Connection refused"):
+        jwt_key.fetch_document(f"http://127.0.0.1:{port}/jwks.json", 2.0)
 
 
 def test_a_server_that_never_answers_times_out() -> None:
@@ -749,21 +847,12 @@ def test_a_server_that_never_answers_times_out() -> None:
         silent.listen(1)  # the kernel completes the handshake; nobody ever reads or answers
         port = silent.getsockname()[1]
         started = time.monotonic()
-        with pytest.raises(jwt_key.JwksError, match="cannot reach"):
-            jwt_key.fetch_document(real_client(f"http://127.0.0.1:{port}/jwks.json", timeout=0.3))
+        with pytest.raises(jwt_key.JwksError, match="0.3 s deadline"):
+            jwt_key.fetch_document(f"http://127.0.0.1:{port}/jwks.json", 0.3)
         assert time.monotonic() - started < 3
 
 
-def test_a_replaced_fetch_data_errors_become_jwks_errors() -> None:
-    class Failing:
-        def fetch_data(self) -> Any:
-            raise jwt.PyJWKClientConnectionError("down")
-
-    with pytest.raises(jwt_key.JwksError, match="down"):
-        jwt_key.fetch_document(Failing())
-
-
-def test_a_key_source_on_the_real_client_caches_and_follows_rotation(
+def test_a_key_source_on_the_real_fetch_caches_and_follows_rotation(
     jwks_server: JwksServer, issuer_key: KeyPair, rotated_key: KeyPair
 ) -> None:
     source = jwt_key.JwksKeySource(jwks_server.url, POLICY)
@@ -833,3 +922,112 @@ def test_clear_caches_makes_a_source_already_handed_out_fetch_again(
     jwt_key.clear_caches()
     assert same_key(held.key_for(issuer_key.kid), issuer_key)
     assert jwks_server.requests == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Boundaries and outcomes that mutation testing showed untested
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_cold_fetch_without_the_kid_is_not_followed_by_a_refetch(source: Any, endpoint: FakeEndpoint,
+                                                                   issuer_key: KeyPair,
+                                                                   rotated_key: KeyPair) -> None:
+    denial = denial_of(lambda: source.key_for("absent-kid"))
+    assert (denial.reason, denial.detail["why"]) == (Reason.UNKNOWN_KEY, "kid not in the key set after a refetch")
+    assert endpoint.calls == 1
+    source.forget()
+    endpoint.document = jwks(issuer_key, rotated_key)
+    denial = denial_of(lambda: source.key_for(None))
+    assert (denial.reason, denial.detail["why"]) == (Reason.UNKNOWN_KEY, "no kid and more than one signing key")
+    denial = denial_of(lambda: source.key_for(None))  # the same answer from a warm cache
+    assert denial.detail["why"] == "no kid and more than one signing key"
+
+
+def test_the_denials_say_why(source: Any, endpoint: FakeEndpoint, issuer_key: KeyPair) -> None:
+    source.key_for(issuer_key.kid)
+    assert denial_of(lambda: source.key_for("random-1")).detail == {"why": "kid not in the key set after a refetch"}
+    assert denial_of(lambda: source.key_for("random-2")).detail == {
+        "why": "kid not in the key set (refetch cooling down)"}
+
+
+def test_prefetch_is_a_cold_fetch_not_an_unknown_kid_refetch(source: Any, endpoint: FakeEndpoint,
+                                                              issuer_key: KeyPair, rotated_key: KeyPair,
+                                                              clock: FakeClock) -> None:
+    assert source.prefetch()
+    endpoint.document = jwks(issuer_key, rotated_key)
+    assert same_key(source.key_for(rotated_key.kid), rotated_key)  # no quiet period after a prefetch
+    assert endpoint.calls == 2
+    clock.advance(POLICY.lifetime - 0.5)
+    assert source.prefetch() and endpoint.calls == 2  # still fresh
+    clock.advance(0.5)
+    assert source.prefetch() and endpoint.calls == 3  # exactly at the end of the lifetime: refetched
+
+
+def test_a_background_refresh_leaves_unknown_kids_free_to_refetch(source: Any, endpoint: FakeEndpoint,
+                                                                  issuer_key: KeyPair, rotated_key: KeyPair,
+                                                                  clock: FakeClock) -> None:
+    source.key_for(issuer_key.kid)
+    clock.advance(POLICY.lifetime)
+    source.key_for(issuer_key.kid)
+    assert source.settle(5) and endpoint.calls == 2
+    endpoint.document = jwks(issuer_key, rotated_key)
+    assert same_key(source.key_for(rotated_key.kid), rotated_key)  # rotated right after a routine refresh
+    assert endpoint.calls == 3
+
+
+def test_settle_gives_up_after_its_timeout(issuer_key: KeyPair) -> None:
+    stuck = SlowEndpoint(jwks(issuer_key))
+    shared = jwt_key.JwksKeySource(JWKS_URL, jwt_key.CachePolicy(timeout=0.1), fetch=stuck)
+    try:
+        denial = denial_of(lambda: shared.key_for(issuer_key.kid))
+        assert denial.detail["retry_after"] == 1  # the fetch outlived its waiters: no cooldown has started
+        started = time.monotonic()
+        assert shared.settle(0.05) is False
+        assert time.monotonic() - started < 1
+    finally:
+        stuck.release.set()
+    assert shared.settle(5) is True
+
+
+def test_a_refresh_failing_exactly_at_the_stale_limit_logs_an_error(
+    issuer_key: KeyPair, clock: FakeClock, jwt_key_log: list[logging.LogRecord]
+) -> None:
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=0)
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    shared.key_for(issuer_key.kid)
+    limit = POLICY.lifetime + POLICY.stale_for
+    clock.advance(limit - 2)
+    slow.seconds = 2  # the refresh fails when the keys reach the stale limit: none usable any more
+    slow.go_down()
+    assert same_key(shared.key_for(issuer_key.kid), issuer_key)
+    assert shared.settle(5)
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.levelno == logging.ERROR
+    assert record.fields == {"error": "connection refused"}
+
+
+def test_the_warning_names_the_error_and_the_keys_age(issuer_key: KeyPair, clock: FakeClock,
+                                                      jwt_key_log: list[logging.LogRecord]) -> None:
+    endpoint = FakeEndpoint(jwks(issuer_key))
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=endpoint)
+    shared.key_for(issuer_key.kid)
+    endpoint.go_down()
+    clock.advance(POLICY.lifetime + 12.34)
+    shared.key_for(issuer_key.kid)
+    assert shared.settle(5)
+    [record] = [r for r in jwt_key_log if r.levelno >= logging.WARNING]
+    assert record.fields == {"error": "connection refused", "keys_age_seconds": 612.3,
+                             "stale_limit_seconds": 2400.0, "retry_in_seconds": 10.0}
+
+
+def test_an_unknown_kid_whose_failed_refetch_outlasts_the_stale_keys_gets_503(issuer_key: KeyPair,
+                                                                               clock: FakeClock) -> None:
+    slow = ClockMovingEndpoint(jwks(issuer_key), clock, seconds=0)
+    shared = jwt_key.JwksKeySource(JWKS_URL, POLICY, clock=clock, fetch=slow)
+    shared.key_for(issuer_key.kid)
+    clock.advance(POLICY.lifetime + POLICY.stale_for - 1)  # stale, usable for one more second
+    slow.seconds = 2  # the refetch fails after the stale keys have run out
+    slow.go_down()
+    denial = denial_of(lambda: shared.key_for("rotated-kid"))
+    assert denial.reason is Reason.SIGNING_KEYS_UNAVAILABLE
+    assert denial.detail["retry_after"] == 10

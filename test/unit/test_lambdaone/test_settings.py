@@ -423,3 +423,92 @@ def test_fingerprint_ignores_other_variables(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_settings_default_is_authorization_off() -> None:
     assert not Settings().authorization_required
+
+
+# --------------------------------------------------------------------------------------------------
+# Credentials in JWKSPATH: refused, and never repeated in a message
+# --------------------------------------------------------------------------------------------------
+
+SECRET = "s3cr3t-pa55"
+CREDENTIAL_URLS = [
+    f"https://admin:{SECRET}@issuer.example.test/jwks.json",
+    f"https://{SECRET}@issuer.example.test/jwks.json",  # a user name alone is a credential too
+    f"HTTPS://admin:{SECRET}@issuer.example.test/jwks.json",
+    f"http://admin:{SECRET}@127.0.0.1:8080/jwks.json",  # loopback: allowed scheme, still refused
+    f"http://admin:{SECRET}@issuer.example.test/jwks.json",  # plain http off loopback
+    f"https://admin:{SECRET}@[::1/jwks.json",  # not even a valid URL
+    f"admin:{SECRET}@issuer.example.test/jwks.json",  # no scheme
+    f"//admin:{SECRET}@issuer.example.test/jwks.json",
+    f"https:admin:{SECRET}@issuer.example.test/jwks.json",  # no slashes
+    f"https:\\\\admin:{SECRET}@issuer.example.test/jwks.json",  # backslashes
+    f"https://admin:{SECRET}/x@issuer.example.test/jwks.json",  # a raw "/" in the password
+    f"https://admin:{SECRET}@evil@issuer.example.test/jwks.json",  # two "@"
+    f"ftp://admin:{SECRET}@issuer.example.test/jwks.json",
+    f"https://admin:{SECRET}@:99999/jwks.json",  # no host, bad port
+    f"https://admin:{SECRET}@issuer.example.test:notaport/jwks.json",
+]
+
+
+@pytest.mark.parametrize("url", CREDENTIAL_URLS)
+def test_credentials_in_the_jwks_url_are_refused_and_never_shown(url: str) -> None:
+    error = configuration_error(env(drop=("SIGNATUREKEYPATH",), JWKSPATH=url))
+    assert error.variable == "JWKSPATH"
+    assert SECRET not in str(error)
+    assert "admin" not in str(error)
+    problem, fix = str(error).split(" Fix: ")
+    assert problem.endswith("carries credentials (user:password@).")
+    assert fix == "a JWKS is public: remove the credentials and use the issuer's https JWKS URL"
+
+
+@pytest.mark.parametrize("url", CREDENTIAL_URLS)
+def test_redact_url_hides_every_form_of_credentials(url: str) -> None:
+    shown = settings.redact_url(url)
+    assert settings.has_credentials(url)
+    assert SECRET not in shown and "admin" not in shown
+    assert "***@" in shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://issuer.example.test/jwks.json", "https://issuer.example.test/jwks.json"),
+        ("https://issuer.example.test/jwks.json?tenant=a@b", "https://issuer.example.test/jwks.json?tenant=a@b"),
+        ("https://u:p@issuer.example.test/jwks.json", "https://***@issuer.example.test/jwks.json"),
+        ("u:p@issuer.example.test/x", "***@issuer.example.test/x"),
+        ("https://" + "a" * 200, "https://" + "a" * 92),
+    ],
+)
+def test_redact_url_keeps_everything_else(url: str, shown: str) -> None:
+    assert settings.redact_url(url) == shown
+    assert settings.has_credentials(url) == ("***@" in shown)
+
+
+def test_an_at_sign_in_the_query_is_not_a_credential() -> None:
+    url = "https://issuer.example.test/jwks.json?login=a@b"
+    assert load(env(drop=("SIGNATUREKEYPATH",), JWKSPATH=url)).jwks_url == url
+
+
+@pytest.mark.parametrize("host", ["localhost", "LocalHost", "127.0.0.1", "127.255.0.9", "::1"])
+def test_loopback_hosts(host: str) -> None:
+    assert settings.is_loopback_host(host)
+
+
+@pytest.mark.parametrize("host", ["localhost.example.test", "0.0.0.0",  # noqa: S104 (a host name here, nothing binds)
+                                  "10.0.0.1", "::", "example.test", ""])
+def test_not_loopback_hosts(host: str) -> None:
+    assert not settings.is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://10.0.0.1/jwks.json", "JWKSPATH: 'http://10.0.0.1' is not an https URL."),
+        ("issuer.example.test/jwks.json", "JWKSPATH: 'issuer.example.test/jwks.json' is not an https URL."),
+        ("https://[::1/jwks.json", "JWKSPATH: 'https://[::1/jwks.json' is not a valid URL."),
+    ],
+)
+def test_a_refused_jwks_url_is_shown_short_and_safe(url: str, problem: str) -> None:
+    error = configuration_error(env(drop=("SIGNATUREKEYPATH",), JWKSPATH=url))
+    shown, fix = str(error).split(" Fix: ")
+    assert shown == problem
+    assert fix.startswith("use the issuer's https JWKS URL (plain http is allowed only on loopback")
