@@ -89,17 +89,34 @@ def test_events_without_readable_headers_have_no_token(event: Any) -> None:
 @pytest.mark.parametrize(
     "value",
     [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"BEARER {TOKEN}", f"bEaReR {TOKEN}", f"Bearer   {TOKEN}",
-     f"Bearer\t{TOKEN}", f"  Bearer {TOKEN}\t ", f"Bearer \t {TOKEN}"],
+     f"  Bearer {TOKEN}\t ", f"\tBearer {TOKEN}"],
 )
-def test_bearer_scheme_in_any_case_with_any_whitespace(value: str) -> None:
+def test_bearer_scheme_in_any_case_then_spaces(value: str) -> None:
+    # Whitespace around the whole value is the HTTP field's optional whitespace (SP or HTAB).
     assert bearer_token(events.http_api_v2({"Authorization": value})) == TOKEN
+
+
+@pytest.mark.parametrize(
+    "separator", ["\t", " \t ", "\n", "\r\n", "\r", "\x0b", "\x0c", "\u00a0", "\u2003", "\x1f", " \n"],
+    ids=["tab", "space_tab_space", "lf", "crlf", "cr", "vt", "ff", "nbsp", "em_space", "unit_separator",
+         "space_lf"],
+)
+def test_only_spaces_may_separate_scheme_and_token(separator: str) -> None:
+    """RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; any other whitespace there is a 400."""
+    reason = denial_reason(events.http_api_v2({"Authorization": f"Bearer{separator}{TOKEN}"}))
+    assert reason is Reason.MALFORMED_AUTHORIZATION
+
+
+@pytest.mark.parametrize("value", [f"\nBearer {TOKEN}", f"\u00a0Bearer {TOKEN}", f"Bearer {TOKEN}\n"])
+def test_other_whitespace_around_the_value_is_a_400(value: str) -> None:
+    assert denial_reason(events.http_api_v2({"Authorization": value})) is Reason.MALFORMED_AUTHORIZATION
 
 
 def test_b64token_padding_is_part_of_the_token() -> None:
     assert bearer_token(events.http_api_v2({"Authorization": "Bearer abc+/~_-.=="})) == "abc+/~_-.=="
 
 
-@pytest.mark.parametrize("value", ["", "   ", "\t", "Basic dXNlcjpwYXNz", "Digest username=x", "Token abc",
+@pytest.mark.parametrize("value", ["", "   ", "\t", "\n", "Basic dXNlcjpwYXNz", "Basic\tdXNlcjpwYXNz", "Digest username=x", "Token abc",
                                    f"Bearerx {TOKEN}", f"{TOKEN}"])
 def test_no_bearer_credentials_means_no_token(value: str) -> None:
     assert bearer_token(events.http_api_v2({"Authorization": value})) is None
