@@ -334,7 +334,7 @@ def test_a_token_signed_by_another_key_is_a_bad_signature(other_key: KeyPair, co
                                                           ring: KeyRing) -> None:
     decision = decide(other_key.token(scope=REQUIRED), config, ring)
     assert decision.reason is Reason.BAD_SIGNATURE
-    assert decision.detail == {"error": "InvalidSignatureError"}
+    assert decision.detail == {}
 
 
 def test_a_tampered_payload_is_a_bad_signature(issuer_key: KeyPair, config: settings.Settings,
@@ -405,7 +405,7 @@ def test_a_required_claim_may_not_be_missing(issuer_key: KeyPair, config: settin
                                              claim: str) -> None:
     decision = decide(issuer_key.token(scope=REQUIRED, drop=(claim,)), config, ring)
     assert decision.reason is Reason.MISSING_CLAIM
-    assert decision.detail == {"error": "MissingRequiredClaimError"}
+    assert decision.detail == {"claim": claim}
 
 
 @pytest.mark.parametrize("issuer", ["https://evil.example.test/", ISSUER.rstrip("/"), ISSUER.upper(), ISSUER + " "])
@@ -446,7 +446,11 @@ def test_any_of_several_configured_audiences_passes(issuer_key: KeyPair, ring: K
     ("claims", "granted"),
     [
         ({"scope": "treasure:read treasure:write"}, {"treasure:read", "treasure:write"}),
-        ({"scope": "  treasure:read\ttreasure:write\n"}, {"treasure:read", "treasure:write"}),
+        ({"scope": "  treasure:read  treasure:write "}, {"treasure:read", "treasure:write"}),
+        # RFC 6749 §3.3: scope tokens are separated by SP only; any other character belongs to a word.
+        ({"scope": "treasure:read\ttreasure:write\n"}, {"treasure:read\ttreasure:write\n"}),
+        ({"scope": "treasure:read\u00a0treasure:write"}, {"treasure:read\u00a0treasure:write"}),
+        ({"scp": "treasure:read\x1ftreasure:write openid"}, {"treasure:read\x1ftreasure:write", "openid"}),
         ({"scp": ["treasure:read", "profile"]}, {"treasure:read", "profile"}),
         ({"scp": "treasure:read profile"}, {"treasure:read", "profile"}),
         ({"scope": "openid", "scp": ["treasure:read"]}, {"openid", "treasure:read"}),
@@ -456,7 +460,7 @@ def test_any_of_several_configured_audiences_passes(issuer_key: KeyPair, ring: K
         ({"scopes": "treasure:read", "permissions": ["treasure:read"]}, set()),  # not scope claims
         ({}, set()),
     ],
-    ids=["scope", "scope_whitespace", "scp_array", "scp_string", "both", "non_strings_ignored", "scope_list",
+    ids=["scope", "scope_spaces", "scope_tab_newline", "scope_nbsp", "scp_control", "scp_array", "scp_string", "both", "non_strings_ignored", "scope_list",
          "wrong_types", "other_claims", "none"],
 )
 def test_granted_scopes(claims: dict[str, Any], granted: set[str]) -> None:

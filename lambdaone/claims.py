@@ -1,0 +1,117 @@
+"""The registered claims (RFC 7519 §4.1) and the scopes of a verified token, checked in one place.
+
+:func:`check_registered_claims` runs the checks ``jwt.decode`` runs with the policy LambdaOne had
+given it (``require=["exp", "iss", "aud"]``, ``nbf`` and ``iat`` when present), in the same order,
+with the same reasons, and is stricter in one respect: ``exp``, ``nbf`` and ``iat`` must be JSON
+numbers (RFC 7519 §2 NumericDate), where PyJWT also takes numeric strings and booleans.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .reasons import Denial, Reason
+
+_REQUIRED = ("exp", "iss", "aud")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeClaims:
+    """A verified token's time claims as whole seconds (``None``: absent), re-checked on every cache hit."""
+
+    exp: int
+    nbf: int | None = None
+    iat: int | None = None
+
+
+def numeric_date(value: Any) -> int | None:
+    """A NumericDate as whole seconds (truncated, as PyJWT does), or None when it is not a finite JSON number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return int(value)
+
+
+def check_registered_claims(claims: Mapping[str, Any], *, issuer: str, audiences: tuple[str, ...],
+                            leeway: float, now: float) -> TimeClaims:
+    """Raise a :class:`Denial` for the first registered claim that fails; return the time claims."""
+    for name in _REQUIRED:
+        if claims.get(name) is None:
+            raise Denial(Reason.MISSING_CLAIM, claim=name)
+    iat = nbf = None
+    if "iat" in claims:
+        iat = numeric_date(claims["iat"])
+        if iat is None:
+            raise Denial(Reason.INVALID_TOKEN, why="iat is not a JSON number")
+    if "nbf" in claims:
+        nbf = numeric_date(claims["nbf"])
+        if nbf is None:
+            raise Denial(Reason.MALFORMED_TOKEN, why="nbf is not a JSON number")
+    exp = numeric_date(claims["exp"])
+    if exp is None:
+        raise Denial(Reason.MALFORMED_TOKEN, why="exp is not a JSON number")
+    times = TimeClaims(exp=exp, nbf=nbf, iat=iat)
+    check_times(times, leeway=leeway, now=now)
+    if claims["iss"] != issuer:  # a non-string never equals the configured string
+        raise Denial(Reason.WRONG_ISSUER)
+    check_audience(claims["aud"], audiences)
+    for name in ("sub", "jti"):
+        if name in claims and not isinstance(claims[name], str):
+            raise Denial(Reason.INVALID_TOKEN, why=f"{name} is not a string")
+    return times
+
+
+def check_times(times: TimeClaims, *, leeway: float, now: float) -> None:
+    """``iat`` and ``nbf`` not after ``now + leeway``; ``exp`` after ``now - leeway``."""
+    if times.iat is not None and times.iat > now + leeway:
+        raise Denial(Reason.TOKEN_NOT_YET_VALID, claim="iat")
+    if times.nbf is not None and times.nbf > now + leeway:
+        raise Denial(Reason.TOKEN_NOT_YET_VALID, claim="nbf")
+    if times.exp <= now - leeway:
+        raise Denial(Reason.TOKEN_EXPIRED)
+
+
+def check_audience(aud: Any, audiences: tuple[str, ...]) -> None:
+    """``aud`` is a string, or an array of strings, that contains one of the configured audiences."""
+    if not aud:  # "" and [] say nothing, as a missing claim says nothing
+        raise Denial(Reason.MISSING_CLAIM, claim="aud")
+    presented = [aud] if isinstance(aud, str) else aud
+    if not isinstance(presented, list) or not all(isinstance(item, str) for item in presented):
+        raise Denial(Reason.WRONG_AUDIENCE, why="aud is not a string or an array of strings")
+    if not any(audience in presented for audience in audiences):
+        raise Denial(Reason.WRONG_AUDIENCE)
+
+
+def _scope_words(text: str) -> list[str]:
+    # RFC 6749 §3.3: scope tokens are separated by SP (U+0020) only; tabs or no-break spaces are part of a word.
+    return [word for word in text.split(" ") if word]
+
+
+def granted_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """Scopes as whole words from ``scope`` (space-delimited: RFC 9068, Auth0) and ``scp`` (Okta)."""
+    granted: set[str] = set()
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        granted.update(_scope_words(scope))
+    scp = claims.get("scp")
+    if isinstance(scp, str):
+        granted.update(_scope_words(scp))
+    elif isinstance(scp, list):
+        granted.update(item for item in scp if isinstance(item, str))
+    return frozenset(granted)
+
+
+def check_scopes(claims: Mapping[str, Any], required: tuple[str, ...]) -> None:
+    """Raise a 403 denial unless every required scope is granted."""
+    missing_scopes(granted_scopes(claims), required)
+
+
+def missing_scopes(granted: frozenset[str], required: tuple[str, ...]) -> None:
+    """Raise a 403 denial naming the required scopes that are not in ``granted``."""
+    missing = [scope for scope in required if scope not in granted]
+    if missing:
+        raise Denial(Reason.INSUFFICIENT_SCOPE, missing=missing[:20])
