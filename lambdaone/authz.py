@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from . import jose
 from .claims import TimeClaims, check_registered_claims, check_scopes, check_times, granted_scopes, missing_scopes
@@ -58,8 +58,7 @@ class Decision:
         return self.reason.allowed
 
 
-@dataclass(frozen=True, slots=True)
-class Verified:
+class Verified(NamedTuple):
     """A token whose signature, header and registered claims checked out, and the key that verified it."""
 
     claims: dict[str, Any]
@@ -127,7 +126,7 @@ def authorize(token: str | None, settings: Settings, key_source: KeySource | Non
         if cache is not None:
             cache.put(token, CachedVerification(
                 settings=settings, key=verified.key, kid=verified.kid, times=verified.times,
-                granted_required=frozenset(scope for scope in settings.required_scopes if scope in granted),
+                granted_required=granted.intersection(settings.required_scopes),
                 subject=subject))
         missing_scopes(granted, settings.required_scopes)
     except Denial as denial:
@@ -229,4 +228,4 @@ def check_critical(header: Mapping[str, Any]) -> None:
 
 def unverified_header(token: str) -> dict[str, Any]:
     """The token's JOSE header, parsed but not trusted: the shape of a signed compact JWS is required."""
-    return jose.split(token).header
+    return dict(jose.split(token).header)  # a copy: the parsed header is shared by tokens that repeat it

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .reasons import Denial, Reason
 
 _REQUIRED = ("exp", "iss", "aud")
 
 
-@dataclass(frozen=True, slots=True)
-class TimeClaims:
+class TimeClaims(NamedTuple):
     """A verified token's time claims as whole seconds (``None``: absent), re-checked on every cache hit."""
 
     exp: int
