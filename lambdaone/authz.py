@@ -14,7 +14,7 @@ rotation (see :func:`authorize`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -36,6 +36,9 @@ MAX_HEADER_SEGMENT = jose.MAX_HEADER_SEGMENT
 #: The critical header extensions understood (RFC 7515 §4.1.11), as in PyJWT; ``b64: false`` is refused anyway.
 _SUPPORTED_CRITICAL = frozenset({"b64"})
 _SUBJECT_LOG_LENGTH = 128
+
+#: The wall clock the time claims are checked against (tests replace it).
+clock: Callable[[], float] = time.time
 
 
 class KeySource(Protocol):
@@ -115,7 +118,7 @@ def authorize(token: str | None, settings: Settings, key_source: KeySource | Non
     try:
         if key_source is None:
             raise Denial(Reason.CONFIGURATION_ERROR)
-        now = time.time()
+        now = clock()
         if cache is not None:
             entry = cache.get(token)
             if entry is not None and _still_verified(token, entry, settings, key_source, cache, now):
@@ -161,12 +164,12 @@ def _allowed_again(token: str, entry: CachedVerification, settings: Settings, ca
 
 def verify(token: str, settings: Settings, key_source: KeySource) -> dict[str, Any]:
     """The token's claims once its signature, algorithm, type and registered claims all check out."""
-    return _verify(token, settings, key_source, time.time()).claims
+    return _verify(token, settings, key_source, clock()).claims
 
 
 def verify_token(token: str, settings: Settings, key_source: KeySource) -> Verified:
     """Like :func:`verify`, with the key that verified the token and its time claims."""
-    return _verify(token, settings, key_source, time.time())
+    return _verify(token, settings, key_source, clock())
 
 
 def _verify(token: str, settings: Settings, key_source: KeySource, now: float) -> Verified:
