@@ -588,3 +588,65 @@ def test_unverified_header_parses_without_trusting(issuer_key: KeyPair) -> None:
         authz.unverified_header(f"{segment([1, 2])}.b.c")
     assert caught.value.reason is Reason.MALFORMED_TOKEN
     assert caught.value.detail == {"why": "header is not a JSON object"}
+
+
+def test_a_one_character_kid_is_looked_up(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing) -> None:
+    token = issuer_key.token(scope=REQUIRED, header={"kid": "k"})
+    assert decide(token, config, ring).reason is Reason.ALLOWED
+    assert ring.asked == ["k"]
+
+
+def test_unverified_header_is_a_copy_callers_may_change(issuer_key: KeyPair, config: settings.Settings,
+                                                        ring: KeyRing) -> None:
+    token = issuer_key.token(scope=REQUIRED)
+    header = authz.unverified_header(token)
+    header["alg"] = "none"  # must not poison the parse that verification reuses
+    assert authz.unverified_header(token)["alg"] == "RS256"
+    assert decide(token, config, ring).reason is Reason.ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("header", "reason", "why"),
+    [
+        ({"crit": ["b64"]}, Reason.INVALID_TOKEN, "crit names a member that is absent"),
+        ({"crit": ["exp"], "exp": 1}, Reason.INVALID_TOKEN, "crit names an unsupported extension"),
+        ({"crit": [5]}, Reason.INVALID_TOKEN, "crit names an unsupported extension"),
+        ({"crit": []}, Reason.INVALID_TOKEN, "crit is not a non-empty array"),
+        ({"crit": "b64", "b64": True}, Reason.INVALID_TOKEN, "crit is not a non-empty array"),
+        ({"b64": False, "crit": ["b64"]}, Reason.MALFORMED_TOKEN, "b64=false (unencoded payload) is not supported"),
+        ({"b64": False}, Reason.MALFORMED_TOKEN, "b64=false (unencoded payload) is not supported"),
+        ({"kid": None}, Reason.INVALID_TOKEN, "kid is null"),
+        ({"cty": "JWT"}, Reason.UNSUPPORTED_TOKEN_TYPE, "cty is present (nested JWTs are not accepted)"),
+        ({"cty": None}, Reason.UNSUPPORTED_TOKEN_TYPE, "cty is present (nested JWTs are not accepted)"),
+    ],
+)
+def test_header_members_checked_with_the_key(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing,
+                                             header: dict[str, Any], reason: Reason, why: str) -> None:
+    decision = decide(signed(issuer_key, {"alg": "RS256", "kid": issuer_key.kid, **header}), config, ring)
+    assert decision.reason is reason
+    assert decision.detail == {"why": why}
+
+
+def signed(pair: KeyPair, header: dict[str, Any]) -> str:
+    """A token the issuer signed with exactly this header (PyJWT's encode rewrites kid: null and b64)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60, "scope": REQUIRED}
+    signing_input = f"{segment(header)}.{segment(payload)}"
+    signature = pair.private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{base64url_encode(signature).decode()}"
+
+
+def test_crit_naming_b64_true_is_accepted(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing) -> None:
+    # b64: true is the default and may be listed in crit (PyJWT accepts it too).
+    token = signed(issuer_key, {"alg": "RS256", "kid": issuer_key.kid, "b64": True, "crit": ["b64"]})
+    assert decide(token, config, ring).reason is Reason.ALLOWED
+
+
+def test_the_verify_token_result(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing) -> None:
+    verified = authz.verify_token(issuer_key.token(scope=REQUIRED, lifetime=100, nbf=5), config, ring)
+    assert verified.kid == issuer_key.kid
+    assert verified.key is ring.key_for(issuer_key.kid)
+    assert verified.times.exp == verified.claims["exp"] and verified.times.nbf == 5
+    assert verified.times.iat == verified.claims["iat"]
