@@ -189,11 +189,11 @@ def _verify(token: str, settings: Settings, key_source: KeySource, now: float) -
     payload = jose.decode_segment(jws.payload_segment, "payload")
     signature = jose.decode_segment(jws.signature_segment, "signature")
     if "kid" in header and kid is None:
-        raise Denial(Reason.INVALID_TOKEN, why="kid is null")
+        raise Denial(Reason.INVALID_TOKEN, error="InvalidTokenError", why="kid is null")
     if "crit" in header:
         check_critical(header)
     if not jose.signature_is_valid(jws, signature, algorithm, key.public_key):
-        raise Denial(Reason.BAD_SIGNATURE)
+        raise Denial(Reason.BAD_SIGNATURE, error="InvalidSignatureError")
     claims = jose.parse_object(payload, "payload")
     times = check_registered_claims(claims, issuer=settings.issuer, audiences=settings.audiences,
                                     leeway=settings.leeway, now=now)
@@ -221,12 +221,12 @@ def check_critical(header: Mapping[str, Any]) -> None:
     """``crit`` (RFC 7515 §4.1.11) lists only extensions understood here, each present in the header."""
     crit = header["crit"]
     if not isinstance(crit, list) or not crit:
-        raise Denial(Reason.INVALID_TOKEN, why="crit is not a non-empty array")
+        raise Denial(Reason.INVALID_TOKEN, error="InvalidTokenError", why="crit is not a non-empty array")
     for extension in crit:
         if not isinstance(extension, str) or extension not in _SUPPORTED_CRITICAL:
-            raise Denial(Reason.INVALID_TOKEN, why="crit names an unsupported extension")
+            raise Denial(Reason.INVALID_TOKEN, error="InvalidTokenError", why="crit names an unsupported extension")
         if extension not in header:
-            raise Denial(Reason.INVALID_TOKEN, why="crit names a member that is absent")
+            raise Denial(Reason.INVALID_TOKEN, error="InvalidTokenError", why="crit names a member that is absent")
 
 
 def unverified_header(token: str) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """The registered claims (RFC 7519 §4.1) and the scopes of a verified token, checked in one place.
 
+A denial's ``error`` (in the log line) names the PyJWT exception ``jwt.decode`` raises for the same
+failure, so log lines and the dashboards built on them read as they did when it ran the checks.
+
 :func:`check_registered_claims` runs the checks ``jwt.decode`` runs with the policy LambdaOne had
 given it (``require=["exp", "iss", "aud"]``, ``nbf`` and ``iat`` when present), in the same order,
 with the same reasons, and is stricter in one respect: ``exp``, ``nbf`` and ``iat`` must be JSON
@@ -15,6 +18,7 @@ from typing import Any, NamedTuple
 from .reasons import Denial, Reason
 
 _REQUIRED = ("exp", "iss", "aud")
+_NOT_A_STRING_ERRORS = {"sub": "InvalidSubjectError", "jti": "InvalidJTIError"}
 
 
 class TimeClaims(NamedTuple):
@@ -39,49 +43,49 @@ def check_registered_claims(claims: Mapping[str, Any], *, issuer: str, audiences
     """Raise a :class:`Denial` for the first registered claim that fails; return the time claims."""
     for name in _REQUIRED:
         if claims.get(name) is None:
-            raise Denial(Reason.MISSING_CLAIM, claim=name)
+            raise Denial(Reason.MISSING_CLAIM, error="MissingRequiredClaimError", claim=name)
     iat = nbf = None
     if "iat" in claims:
         iat = numeric_date(claims["iat"])
         if iat is None:
-            raise Denial(Reason.INVALID_TOKEN, why="iat is not a JSON number")
+            raise Denial(Reason.INVALID_TOKEN, error="InvalidIssuedAtError", why="iat is not a JSON number")
     if "nbf" in claims:
         nbf = numeric_date(claims["nbf"])
         if nbf is None:
-            raise Denial(Reason.MALFORMED_TOKEN, why="nbf is not a JSON number")
+            raise Denial(Reason.MALFORMED_TOKEN, error="DecodeError", why="nbf is not a JSON number")
     exp = numeric_date(claims["exp"])
     if exp is None:
-        raise Denial(Reason.MALFORMED_TOKEN, why="exp is not a JSON number")
+        raise Denial(Reason.MALFORMED_TOKEN, error="DecodeError", why="exp is not a JSON number")
     times = TimeClaims(exp=exp, nbf=nbf, iat=iat)
     check_times(times, leeway=leeway, now=now)
     if claims["iss"] != issuer:  # a non-string never equals the configured string
-        raise Denial(Reason.WRONG_ISSUER)
+        raise Denial(Reason.WRONG_ISSUER, error="InvalidIssuerError")
     check_audience(claims["aud"], audiences)
     for name in ("sub", "jti"):
         if name in claims and not isinstance(claims[name], str):
-            raise Denial(Reason.INVALID_TOKEN, why=f"{name} is not a string")
+            raise Denial(Reason.INVALID_TOKEN, error=_NOT_A_STRING_ERRORS[name], why=f"{name} is not a string")
     return times
 
 
 def check_times(times: TimeClaims, *, leeway: float, now: float) -> None:
     """``iat`` and ``nbf`` not after ``now + leeway``; ``exp`` after ``now - leeway``."""
     if times.iat is not None and times.iat > now + leeway:
-        raise Denial(Reason.TOKEN_NOT_YET_VALID, claim="iat")
+        raise Denial(Reason.TOKEN_NOT_YET_VALID, error="ImmatureSignatureError", claim="iat")
     if times.nbf is not None and times.nbf > now + leeway:
-        raise Denial(Reason.TOKEN_NOT_YET_VALID, claim="nbf")
+        raise Denial(Reason.TOKEN_NOT_YET_VALID, error="ImmatureSignatureError", claim="nbf")
     if times.exp <= now - leeway:
-        raise Denial(Reason.TOKEN_EXPIRED)
+        raise Denial(Reason.TOKEN_EXPIRED, error="ExpiredSignatureError")
 
 
 def check_audience(aud: Any, audiences: tuple[str, ...]) -> None:
     """``aud`` is a string, or an array of strings, that contains one of the configured audiences."""
     if not aud:  # "" and [] say nothing, as a missing claim says nothing
-        raise Denial(Reason.MISSING_CLAIM, claim="aud")
+        raise Denial(Reason.MISSING_CLAIM, error="MissingRequiredClaimError", claim="aud")
     presented = [aud] if isinstance(aud, str) else aud
     if not isinstance(presented, list) or not all(isinstance(item, str) for item in presented):
-        raise Denial(Reason.WRONG_AUDIENCE, why="aud is not a string or an array of strings")
+        raise Denial(Reason.WRONG_AUDIENCE, error="InvalidAudienceError", why="aud is not a string or an array of strings")
     if not any(audience in presented for audience in audiences):
-        raise Denial(Reason.WRONG_AUDIENCE)
+        raise Denial(Reason.WRONG_AUDIENCE, error="InvalidAudienceError")
 
 
 def _scope_words(text: str) -> list[str]:

@@ -334,7 +334,7 @@ def test_a_token_signed_by_another_key_is_a_bad_signature(other_key: KeyPair, co
                                                           ring: KeyRing) -> None:
     decision = decide(other_key.token(scope=REQUIRED), config, ring)
     assert decision.reason is Reason.BAD_SIGNATURE
-    assert decision.detail == {}
+    assert decision.detail == {"error": "InvalidSignatureError"}
 
 
 def test_a_tampered_payload_is_a_bad_signature(issuer_key: KeyPair, config: settings.Settings,
@@ -405,7 +405,7 @@ def test_a_required_claim_may_not_be_missing(issuer_key: KeyPair, config: settin
                                              claim: str) -> None:
     decision = decide(issuer_key.token(scope=REQUIRED, drop=(claim,)), config, ring)
     assert decision.reason is Reason.MISSING_CLAIM
-    assert decision.detail == {"claim": claim}
+    assert decision.detail == {"error": "MissingRequiredClaimError", "claim": claim}
 
 
 @pytest.mark.parametrize("issuer", ["https://evil.example.test/", ISSUER.rstrip("/"), ISSUER.upper(), ISSUER + " "])
@@ -624,7 +624,8 @@ def test_header_members_checked_with_the_key(issuer_key: KeyPair, config: settin
                                              header: dict[str, Any], reason: Reason, why: str) -> None:
     decision = decide(signed(issuer_key, {"alg": "RS256", "kid": issuer_key.kid, **header}), config, ring)
     assert decision.reason is reason
-    assert decision.detail == {"why": why}
+    assert decision.detail["why"] == why
+    assert decision.detail.get("error") == ("InvalidTokenError" if reason is Reason.INVALID_TOKEN else None)
 
 
 def signed(pair: KeyPair, header: dict[str, Any]) -> str:

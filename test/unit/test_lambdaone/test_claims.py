@@ -46,19 +46,19 @@ def test_good_claims_give_their_times() -> None:
 def test_required_claims(name: str, value: Any) -> None:
     denial = reason_of(good(**{name: value}))
     assert denial.reason is Reason.MISSING_CLAIM
-    assert denial.detail == {"claim": name}
+    assert denial.detail == {"error": "MissingRequiredClaimError", "claim": name}
 
 
 def test_required_claims_are_reported_in_order() -> None:
-    assert reason_of({"aud": None}).detail == {"claim": "exp"}
-    assert reason_of({"exp": 1, "aud": None}).detail == {"claim": "iss"}
+    assert reason_of({"aud": None}).detail["claim"] == "exp"
+    assert reason_of({"exp": 1, "aud": None}).detail["claim"] == "iss"
 
 
 @pytest.mark.parametrize("aud", ["", [], 0, False, {}])
 def test_an_empty_audience_is_missing(aud: Any) -> None:
     denial = reason_of(good(aud=aud))
     assert denial.reason is Reason.MISSING_CLAIM
-    assert denial.detail == {"claim": "aud"}
+    assert denial.detail == {"error": "MissingRequiredClaimError", "claim": "aud"}
 
 
 @pytest.mark.parametrize("aud", [AUDIENCES[1], [AUDIENCES[0]], ["https://other.test", AUDIENCES[1]]])
@@ -69,12 +69,16 @@ def test_any_configured_audience_matches(aud: Any) -> None:
 @pytest.mark.parametrize("aud", ["https://other.test", ["https://other.test"], AUDIENCES[0] + "/", 42,
                                  {"a": AUDIENCES[0]}, [AUDIENCES[0], 5], [[AUDIENCES[0]]], (AUDIENCES[0],)])
 def test_other_audiences_are_wrong(aud: Any) -> None:
-    assert reason_of(good(aud=aud)).reason is Reason.WRONG_AUDIENCE
+    denial = reason_of(good(aud=aud))
+    assert denial.reason is Reason.WRONG_AUDIENCE
+    assert denial.detail["error"] == "InvalidAudienceError"
 
 
 @pytest.mark.parametrize("iss", [ISSUER.rstrip("/"), ISSUER + "/", ISSUER.upper(), 5, [ISSUER], {"iss": ISSUER}])
 def test_the_issuer_must_be_exactly_the_configured_string(iss: Any) -> None:
-    assert reason_of(good(iss=iss)).reason is Reason.WRONG_ISSUER
+    denial = reason_of(good(iss=iss))
+    assert denial.reason is Reason.WRONG_ISSUER
+    assert denial.detail == {"error": "InvalidIssuerError"}
 
 
 def test_exp_boundary_with_leeway() -> None:
@@ -89,7 +93,7 @@ def test_nbf_and_iat_boundary_with_leeway(name: str) -> None:
     check(good(**{name: int(NOW + LEEWAY)}))
     denial = reason_of(good(**{name: int(NOW + LEEWAY) + 1}))
     assert denial.reason is Reason.TOKEN_NOT_YET_VALID
-    assert denial.detail == {"claim": name}
+    assert denial.detail == {"error": "ImmatureSignatureError", "claim": name}
     check(good(**{name: int(NOW)}), leeway=0)
     assert reason_of(good(**{name: int(NOW) + 1}), leeway=0).reason is Reason.TOKEN_NOT_YET_VALID
 
@@ -103,13 +107,16 @@ def test_time_claims_must_be_finite_json_numbers(name: str, reason: Reason, valu
         reason = Reason.MISSING_CLAIM  # a null exp is a missing one
     denial = reason_of(good(**{name: value}))
     assert denial.reason is reason
+    if reason is not Reason.MISSING_CLAIM:
+        assert denial.detail == {"error": "InvalidIssuedAtError" if name == "iat" else "DecodeError",
+                                 "why": f"{name} is not a JSON number"}
 
 
 def test_the_time_claims_are_checked_iat_then_nbf_then_exp() -> None:
     late = int(NOW) + 3600
     assert reason_of(good(iat="x", nbf="x", exp="x")).reason is Reason.INVALID_TOKEN
     assert reason_of(good(nbf="x", exp="x")).reason is Reason.MALFORMED_TOKEN
-    assert reason_of(good(iat=late, nbf=late)).detail == {"claim": "iat"}
+    assert reason_of(good(iat=late, nbf=late)).detail["claim"] == "iat"
     assert reason_of(good(nbf=late, exp=1)).reason is Reason.TOKEN_NOT_YET_VALID
     assert reason_of(good(exp=1, iss="x")).reason is Reason.TOKEN_EXPIRED
     assert reason_of(good(iss="x", aud="x")).reason is Reason.WRONG_ISSUER
@@ -121,7 +128,8 @@ def test_sub_and_jti_are_strings_when_present(name: str) -> None:
     for value in (5, None, ["x"], {"x": 1}):
         denial = reason_of(good(**{name: value}))
         assert denial.reason is Reason.INVALID_TOKEN
-        assert denial.detail == {"why": f"{name} is not a string"}
+        assert denial.detail == {"error": {"sub": "InvalidSubjectError", "jti": "InvalidJTIError"}[name],
+                                 "why": f"{name} is not a string"}
 
 
 @pytest.mark.parametrize(("value", "expected"), [(5, 5), (5.9, 5), (-1.5, -1), (0, 0), (10**30, 10**30),
@@ -135,6 +143,7 @@ def test_check_times_alone() -> None:
     with pytest.raises(Denial) as caught:
         claims.check_times(TimeClaims(exp=int(NOW)), leeway=0, now=NOW)
     assert caught.value.reason is Reason.TOKEN_EXPIRED
+    assert caught.value.detail == {"error": "ExpiredSignatureError"}
 
 
 @pytest.mark.parametrize(

@@ -273,7 +273,7 @@ def test_a_hit_checks_nbf_and_iat_against_the_current_time(issuer_key: KeyPair, 
     clock.now -= config.leeway + 5  # the clock stepped back: the token is not valid yet
     decision = authz.authorize(token, config, keys, cache)
     assert decision.reason is Reason.TOKEN_NOT_YET_VALID
-    assert decision.detail == {"claim": claim}
+    assert decision.detail == {"error": "ImmatureSignatureError", "claim": claim}
     assert token in cache  # it may become valid again: only expiry drops an entry
     clock.now += config.leeway + 5
     assert authz.authorize(token, config, keys, cache).allowed
