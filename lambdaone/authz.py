@@ -122,7 +122,7 @@ def authorize(token: str | None, settings: Settings, key_source: KeySource | Non
         if cache is not None:
             entry = cache.get(token)
             if entry is not None and _still_verified(token, entry, settings, key_source, cache, now):
-                return _allowed_again(token, entry, settings, cache, now)
+                return _allowed_again(token, entry, settings, now)
         verified = _verify(token, settings, key_source, now)
         granted = granted_scopes(verified.claims)
         subject = str(verified.claims.get("sub", ""))[:_SUBJECT_LOG_LENGTH]
@@ -154,8 +154,7 @@ def _still_verified(token: str, entry: CachedVerification, settings: Settings, k
     return True
 
 
-def _allowed_again(token: str, entry: CachedVerification, settings: Settings, cache: VerifiedTokenCache,
-                   now: float) -> Decision:
+def _allowed_again(token: str, entry: CachedVerification, settings: Settings, now: float) -> Decision:
     """A cache hit: the signature stands, but time and scopes are checked again, now."""
     check_times(entry.times, leeway=settings.leeway, now=now)
     missing_scopes(entry.granted_required, settings.required_scopes)

@@ -651,3 +651,55 @@ def test_the_verify_token_result(issuer_key: KeyPair, config: settings.Settings,
     assert verified.key is ring.key_for(issuer_key.kid)
     assert verified.times.exp == verified.claims["exp"] and verified.times.nbf == 5
     assert verified.times.iat == verified.claims["iat"]
+
+
+def test_a_long_unknown_kid_is_logged_cut_to_64_characters(issuer_key: KeyPair, config: settings.Settings) -> None:
+    kid = "k" * 64 + "tail"
+    token = issuer_key.token(scope=REQUIRED, header={"kid": kid})
+    decision = decide(token, config, KeyRing(by_kid={}))
+    assert decision.reason is Reason.UNKNOWN_KEY
+    assert decision.detail["kid"] == "k" * 64
+
+
+@pytest.mark.parametrize(
+    ("part", "replacement", "why"),
+    [
+        (1, "AAAAA", "payload has an impossible base64url length"),
+        (1, "AB", "payload is not canonical base64url"),
+        (2, "AAAAA", "signature has an impossible base64url length"),
+        (2, "AB", "signature is not canonical base64url"),
+    ],
+)
+def test_broken_segments_say_which_one(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing, part: int,
+                                       replacement: str, why: str) -> None:
+    parts = issuer_key.token(scope=REQUIRED).split(".")
+    parts[part] = replacement
+    decision = decide(".".join(parts), config, ring)
+    assert decision.reason is Reason.MALFORMED_TOKEN
+    assert decision.detail == {"why": why}
+
+
+@pytest.mark.parametrize(("payload", "why"), [(b"not json", "payload is not JSON"),
+                                              (b'{"a": 1, "a": 2}', "payload repeats a member name"),
+                                              (b"[1]", "payload is not a JSON object"),
+                                              ("{}".encode("utf-16"), "payload is not UTF-8")])
+def test_a_signed_payload_that_fails_to_parse_says_why(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing,
+                                                       payload: bytes, why: str) -> None:
+    token = jwt.api_jws.encode(payload, issuer_key.private_key, algorithm="RS256", headers={"kid": issuer_key.kid})
+    decision = decide(token, config, ring)
+    assert decision.reason is Reason.MALFORMED_TOKEN
+    assert decision.detail == {"why": why}
+
+
+def test_the_logged_alg_and_typ_are_cut_short(config: settings.Settings, ring: KeyRing) -> None:
+    long_alg = decide(forge({"alg": "A" * 30}), config, ring)
+    assert long_alg.reason is Reason.ALGORITHM_NOT_ALLOWED
+    assert long_alg.detail == {"alg": "A" * 20}
+    long_typ = decide(forge({"alg": "RS256", "typ": "T" * 50}), config, ring)
+    assert long_typ.reason is Reason.UNSUPPORTED_TOKEN_TYPE
+    assert long_typ.detail == {"typ": "T" * 40}
+    assert decide(forge({"alg": "RS256", "typ": 7}), config, ring).detail == {"typ": "7"}
+
+
+def test_a_kid_that_is_not_a_short_string_says_why(config: settings.Settings, ring: KeyRing) -> None:
+    assert decide(forge({"alg": "RS256", "kid": ""}), config, ring).detail == {"why": "kid is not a short string"}

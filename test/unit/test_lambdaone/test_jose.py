@@ -224,3 +224,27 @@ def test_a_key_of_the_wrong_curve_is_refused_by_prepare_key() -> None:
     jws = jose.split(KeyPair.generate("ES256", kid="k").token())
     with pytest.raises(jwt.InvalidKeyError):
         jose.signature_is_valid(jws, b"\x00" * 64, "ES256", p384.public_key)
+
+
+@pytest.mark.parametrize(("header", "why"), [("AAAAA", "header has an impossible base64url length"),
+                                             ("AB", "header is not canonical base64url")])
+def test_a_broken_header_segment_is_named(header: str, why: str) -> None:
+    assert denial(jose.split, f"{header}.AA.AA").detail == {"why": why}
+
+
+def test_prepare_key_runs_once_per_key_and_algorithm(monkeypatch: pytest.MonkeyPatch) -> None:
+    pair = KeyPair.generate("RS256", kid="k")
+    public_key = pair.public_key
+    jws = jose.split(pair.token())  # signing uses the same algorithm object: before the spy
+    signature = jose.decode_segment(jws.signature_segment, "s")
+    jose._prepared_keys.clear()
+    verifier = jose._ALGORITHMS["RS256"]
+    calls: list[object] = []
+    real = verifier.prepare_key
+    monkeypatch.setattr(verifier, "prepare_key", lambda key: calls.append(key) or real(key))
+    for _ in range(3):
+        assert jose.signature_is_valid(jws, signature, "RS256", public_key)
+    assert calls == [public_key]
+    other = pair.public_key  # an equal key, another object: prepared on its own
+    assert jose.signature_is_valid(jws, signature, "RS256", other)
+    assert calls == [public_key, other]

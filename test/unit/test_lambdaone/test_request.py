@@ -188,3 +188,26 @@ def test_denials_never_carry_the_header_value() -> None:
         with pytest.raises(Denial) as caught:
             bearer_token({"headers": {"authorization": value}})
         assert secret not in repr(caught.value.detail) and secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (42, "header value is not text"),
+        ("\nBearer abc", "a line break or other whitespace before the scheme"),
+        ("Bearer", "bearer scheme without a token"),
+        ("Bearer   ", "bearer scheme without a token"),
+        ("Bearer\tabc", "scheme and token not separated by spaces"),
+        ("Bearer abc def", "more than one token or characters outside b64token"),
+    ],
+)
+def test_each_malformed_header_says_why_in_the_log(value: Any, why: str) -> None:
+    with pytest.raises(Denial) as caught:
+        bearer_token({"headers": {"Authorization": value}})
+    assert caught.value.reason is Reason.MALFORMED_AUTHORIZATION
+    assert caught.value.detail == {"why": why}
+
+
+@pytest.mark.parametrize("token", ["XXabc", "Xabc.X.X", "X"])
+def test_a_token_is_returned_whole_whatever_it_starts_with(token: str) -> None:
+    assert bearer_token({"headers": {"Authorization": f"Bearer  {token}"}}) == token

@@ -154,7 +154,7 @@ def test_tokens_over_4_kib_are_never_cached(config: settings.Settings, keys: Key
 
 @pytest.mark.parametrize("size", [0, -1])
 def test_a_cache_holds_at_least_one_entry(size: int) -> None:
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match=r"^a token cache holds at least one entry \(0 means no cache: build none\)$"):
         VerifiedTokenCache(size)
     assert VerifiedTokenCache(1).max_entries == 1
 
@@ -478,3 +478,26 @@ def test_token_cache_size_must_be_a_whole_number_in_range(text: str) -> None:
 def test_token_cache_size_is_part_of_the_configuration() -> None:
     assert "TOKEN_CACHE_SIZE" in settings.VARIABLES
     assert settings.fingerprint({"TOKEN_CACHE_SIZE": "5"}) != settings.fingerprint({})
+
+
+def test_an_entry_is_dropped_at_the_exact_moment_it_expires(issuer_key: KeyPair, config: settings.Settings,
+                                                             keys: Keys, cache: VerifiedTokenCache, clock: Clock) -> None:
+    token = issuer_key.token(scope=REQUIRED, lifetime=60)
+    assert authz.authorize(token, config, keys, cache).allowed
+    stored = cache.get(token)
+    assert stored is not None
+    clock.now = stored.times.exp + config.leeway  # exp <= now - leeway: expired, exactly
+    assert authz.authorize(token, config, keys, cache).reason is Reason.TOKEN_EXPIRED
+    assert token not in cache
+
+
+def test_a_token_without_sub_logs_an_empty_sub(issuer_key: KeyPair, config: settings.Settings, keys: Keys,
+                                               cache: VerifiedTokenCache) -> None:
+    token = issuer_key.token(scope=REQUIRED, drop=("sub",))
+    assert [authz.authorize(token, config, keys, cache).detail for _ in range(2)] == [{"sub": ""}, {"sub": ""}]
+
+
+def test_a_long_sub_is_logged_cut_to_128_characters(issuer_key: KeyPair, config: settings.Settings, keys: Keys,
+                                                    cache: VerifiedTokenCache) -> None:
+    token = issuer_key.token(scope=REQUIRED, sub="s" * 200)
+    assert [authz.authorize(token, config, keys, cache).detail for _ in range(2)] == [{"sub": "s" * 128}] * 2
