@@ -30,12 +30,17 @@ class TimeClaims(NamedTuple):
 
 
 def numeric_date(value: Any) -> int | None:
-    """A NumericDate as whole seconds (truncated, as PyJWT does), or None when it is not a finite JSON number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return int(value)
+    """A NumericDate as whole seconds (truncated, as PyJWT does), or None when it is not a finite JSON number.
+
+    JSON numbers parse to exactly ``int`` or ``float`` (``bool`` is a subclass of ``int``, so types are
+    compared exactly: ``true`` is not a date).
+    """
+    kind = type(value)
+    if kind is int:
+        return int(value)
+    if kind is float and math.isfinite(value):
+        return int(value)
+    return None
 
 
 def check_registered_claims(claims: Mapping[str, Any], *, issuer: str, audiences: tuple[str, ...],

@@ -28,18 +28,19 @@ def header_values(event: Any, name: str) -> list[Any]:
     if not isinstance(event, dict):
         return []
     wanted = name.lower()
+    size = len(wanted)  # compared first: most header names differ in length, and len() is cheaper than lower()
     values: list[Any] = []
     multi = event.get("multiValueHeaders")
     if isinstance(multi, dict):
         for key, found in multi.items():
-            if isinstance(key, str) and key.lower() == wanted:
+            if isinstance(key, str) and len(key) == size and key.lower() == wanted:
                 values.extend(found if isinstance(found, list) else [found])
         if values:
             return values
     single = event.get("headers")
     if isinstance(single, dict):
         for key, found in single.items():
-            if isinstance(key, str) and key.lower() == wanted:
+            if isinstance(key, str) and len(key) == size and key.lower() == wanted:
                 values.append(found)
     return values
 
