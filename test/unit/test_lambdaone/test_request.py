@@ -211,3 +211,11 @@ def test_each_malformed_header_says_why_in_the_log(value: Any, why: str) -> None
 @pytest.mark.parametrize("token", ["XXabc", "Xabc.X.X", "X"])
 def test_a_token_is_returned_whole_whatever_it_starts_with(token: str) -> None:
     assert bearer_token({"headers": {"Authorization": f"Bearer  {token}"}}) == token
+
+
+@pytest.mark.parametrize("place", ["headers", "multiValueHeaders"])
+def test_header_names_that_are_not_text_are_skipped(place: str) -> None:
+    value: Any = [f"Bearer {TOKEN}"] if place == "multiValueHeaders" else f"Bearer {TOKEN}"
+    event = {place: {7: "x", None: "y", ("a",): "z", "authorizatioN": value, "x-authorization": "w"}}
+    assert header_values(event, "authorization") == [f"Bearer {TOKEN}"]
+    assert bearer_token(event) == TOKEN
