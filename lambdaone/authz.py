@@ -139,15 +139,20 @@ def authorize(token: str | None, settings: Settings, key_source: KeySource | Non
 
 def _still_verified(token: str, entry: CachedVerification, settings: Settings, key_source: KeySource,
                     cache: VerifiedTokenCache, now: float) -> bool:
-    """Whether a cached verification still stands: same settings, same key (no rotation), not expired."""
+    """Whether a cached verification still stands: same settings, same key (no rotation), not expired.
+
+    The key lookup is the first check the full path could fail for this token (its header passed
+    under these settings), so a denial from it is the answer: it is raised as is, not asked twice.
+    """
     if entry.settings is not settings:
         return False  # verified under another configuration: take the full path
     try:
-        current = key_source.key_for(entry.kid)
+        current = _key_for(key_source, entry.kid)
     except Denial:
-        current = None  # the full path will say why (unknown key now, keys unavailable)
-    if current is not entry.key:
         cache.discard(token)
+        raise
+    if current is not entry.key:
+        cache.discard(token)  # the key set changed: verify again with the key it holds now
         return False
     if entry.times.exp <= now - settings.leeway:
         cache.discard(token)  # it can never be valid again
@@ -175,12 +180,7 @@ def _verify(token: str, settings: Settings, key_source: KeySource, now: float) -
     jws = jose.split(token)
     header = jws.header
     algorithm, kid = check_header(header, settings)
-    try:
-        key = key_source.key_for(kid)
-    except Denial as denial:
-        if denial.reason is Reason.UNKNOWN_KEY and kid is not None:
-            denial.detail.setdefault("kid", kid[:64])
-        raise
+    key = _key_for(key_source, kid)
     if not key.fits(algorithm):
         raise Denial(Reason.ALGORITHM_KEY_MISMATCH, alg=algorithm)
     if header.get("b64", True) is False:
@@ -197,6 +197,15 @@ def _verify(token: str, settings: Settings, key_source: KeySource, now: float) -
     times = check_registered_claims(claims, issuer=settings.issuer, audiences=settings.audiences,
                                     leeway=settings.leeway, now=now)
     return Verified(claims=claims, key=key, kid=kid, times=times)
+
+
+def _key_for(key_source: KeySource, kid: str | None) -> VerificationKey:
+    try:
+        return key_source.key_for(kid)
+    except Denial as denial:
+        if denial.reason is Reason.UNKNOWN_KEY and kid is not None:
+            denial.detail.setdefault("kid", kid[:64])
+        raise
 
 
 def check_header(header: Mapping[str, Any], settings: Settings) -> tuple[str, str | None]:

@@ -351,10 +351,13 @@ def test_a_key_removed_from_the_set_drops_the_entry_and_refuses(issuer_key: KeyP
     token = issuer_key.token(scope=REQUIRED)
     assert authz.authorize(token, config, keys, cache).allowed
     keys.key = None
+    asked_before = keys.calls
     decision = authz.authorize(token, config, keys, cache)
     assert decision.reason is Reason.UNKNOWN_KEY
     assert decision.detail["kid"] == issuer_key.kid
     assert token not in cache
+    # Asked once: a JWKS source may refetch (or start a cooldown) for an unknown kid; a hit must not ask twice.
+    assert keys.calls == asked_before + 1
 
 
 def test_a_key_source_failure_on_a_hit_is_answered_as_the_full_path_would(issuer_key: KeyPair,
@@ -363,7 +366,9 @@ def test_a_key_source_failure_on_a_hit_is_answered_as_the_full_path_would(issuer
     token = issuer_key.token(scope=REQUIRED)
     assert authz.authorize(token, config, keys, cache).allowed
     keys.failure = Denial(Reason.SIGNING_KEYS_UNAVAILABLE, retry_after=5)
+    asked_before = keys.calls
     decision = authz.authorize(token, config, keys, cache)
+    assert keys.calls == asked_before + 1
     assert decision.reason is Reason.SIGNING_KEYS_UNAVAILABLE
     assert decision.detail == {"retry_after": 5}
     assert token not in cache
