@@ -506,3 +506,13 @@ def test_a_long_sub_is_logged_cut_to_128_characters(issuer_key: KeyPair, config:
                                                     cache: VerifiedTokenCache) -> None:
     token = issuer_key.token(scope=REQUIRED, sub="s" * 200)
     assert [authz.authorize(token, config, keys, cache).detail for _ in range(2)] == [{"sub": "s" * 128}] * 2
+
+
+def test_rotation_to_a_key_that_does_not_verify_the_token_drops_it(issuer_key: KeyPair, other_key: KeyPair,
+                                                                   config: settings.Settings, keys: Keys,
+                                                                   cache: VerifiedTokenCache) -> None:
+    token = issuer_key.token(scope=REQUIRED)
+    assert authz.authorize(token, config, keys, cache).allowed
+    keys.key = verification_key(other_key.public_key, kid=issuer_key.kid)  # the kid now names another key
+    assert authz.authorize(token, config, keys, cache).reason is Reason.BAD_SIGNATURE
+    assert token not in cache
