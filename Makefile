@@ -16,7 +16,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with test/nbval_sanitize.c
 help:
 	@echo "make setup   create .venv and install the workbook's packages (make lab and make test do it too)"
 	@echo "make lab     open the workbook in JupyterLab (http://127.0.0.1:8888)"
-	@echo "make test    run every test (lint, unit, integration, security, properties)"
+	@echo "make test    run every test (lint and types, unit, integration, security, properties)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make zip     build the Lambda's deployment zip in build/lambdaone.zip (ARGS='--arch arm64 --key FILE')"
 	@echo "make check NB=03      run your notebooks/03_*.ipynb and report each exercise check (all without NB; NB=3,5 too)"
@@ -56,6 +56,7 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy --strict lambdaone lambda_function.py
 	$(BIN)/hadolint --failure-threshold error Dockerfile
 
 bench: $(STAMP)

@@ -8,6 +8,9 @@ One concern per module:
 - ``fixed_key``    the key source for a fixed PEM public key (``SIGNATUREKEYPATH``);
 - ``jwt_key``      the key source for an issuer's JWKS (``JWKSPATH``), with its cache policy;
 - ``authz``        verifies a token and checks its scopes, returning a decision;
+- ``jose``         parses a compact JWS once, strictly, and checks its signature;
+- ``claims``       checks the registered claims and reads the scopes;
+- ``token_cache``  remembers recently verified tokens (``TOKEN_CACHE_SIZE``);
 - ``reasons``      the decisions' reason codes and the statuses they map to;
 - ``responses``    turns a decision into an API Gateway proxy response;
 - ``hello_world``  the business response;

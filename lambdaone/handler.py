@@ -22,6 +22,7 @@ from .reasons import Denial, Reason
 from .request import bearer_token
 from .responses import respond
 from .settings import ConfigurationError, Settings
+from .token_cache import VerifiedTokenCache
 
 logger = logging.getLogger(__name__)
 logs.configure()
@@ -29,12 +30,16 @@ logs.configure()
 
 @dataclass(frozen=True)
 class Runtime:
-    """What one configuration needs at run time: settings and key source, or the configuration error."""
+    """What one configuration needs at run time: settings, key source and token cache, or the configuration error.
+
+    The verified-token cache belongs to the runtime: a new configuration starts with an empty one.
+    """
 
     fingerprint: tuple[object, ...]
     settings: Settings | None
     key_source: KeySource | None
     error: str | None = None
+    token_cache: VerifiedTokenCache | None = None
 
 
 _runtime: Runtime | None = None
@@ -50,7 +55,10 @@ def current_runtime(environ: Mapping[str, str] = os.environ) -> Runtime:
         return runtime
     with _runtime_lock:
         if _runtime is None or _runtime.fingerprint != fingerprint:
+            previous = _runtime
             _runtime = _build_runtime(environ, fingerprint)
+            if previous is not None and previous.token_cache is not None:
+                previous.token_cache.clear()  # verified under the old configuration: never reused
         return _runtime
 
 
@@ -67,7 +75,8 @@ def _build_runtime(environ: Mapping[str, str], fingerprint: tuple[object, ...]) 
         return Runtime(fingerprint, None, None, str(error))
     for warning in settings.warnings:
         logger.warning(warning)
-    return Runtime(fingerprint, settings, key_source)
+    cache = VerifiedTokenCache(settings.token_cache_size) if key_source is not None and settings.token_cache_size else None
+    return Runtime(fingerprint, settings, key_source, token_cache=cache)
 
 
 def build_key_source(settings: Settings) -> KeySource | None:
@@ -127,7 +136,7 @@ def decide(event: Any) -> Decision:
         token = bearer_token(event)
     except Denial as denial:
         return Decision(denial.reason, detail=denial.detail)
-    return authorize(token, runtime.settings, runtime.key_source)
+    return authorize(token, runtime.settings, runtime.key_source, runtime.token_cache)
 
 
 def log_decision(decision: Decision) -> None:

@@ -25,9 +25,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from .settings import has_credentials, is_loopback_host
@@ -98,7 +98,7 @@ def parse_target(url: str) -> Target:
 class Deadline:
     """One point in time after which a fetch gives up; ``left(stage)`` is what remains of it."""
 
-    def __init__(self, seconds: float, clock: Any = time.monotonic) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self._clock = clock
         self._ends_at = clock() + seconds
@@ -201,7 +201,8 @@ def _addresses(target: Target, deadline: Deadline) -> list[tuple[Any, ...]]:
         error = outcome["error"]
         cause = _cause(error) if isinstance(error, OSError) else type(error).__name__
         raise FetchError(f"cannot resolve {target.host}: {cause}")
-    return outcome["addresses"]
+    addresses: list[tuple[Any, ...]] = outcome["addresses"]
+    return addresses
 
 
 def _connect(target: Target, deadline: Deadline, stage: _Stage) -> socket.socket:
@@ -247,7 +248,7 @@ def _start_tls(sock: socket.socket, target: Target, deadline: Deadline, stage: _
     except BaseException:
         tls.close()
         raise
-    return tls
+    return cast(socket.socket, tls)
 
 
 def _request(target: Target, headers: Mapping[str, str]) -> bytes:

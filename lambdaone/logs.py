@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 LOGGER_NAME = "lambdaone"
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("lambdaone_request_id", default=None)
@@ -40,14 +40,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
-class _StdoutHandler(logging.StreamHandler):
+class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stdout`` is at the time (Lambda's stdout, or a test's capture)."""
 
     def __init__(self) -> None:
         super().__init__()
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stdout
 
     @stream.setter

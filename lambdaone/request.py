@@ -17,6 +17,10 @@ MAX_TOKEN_LENGTH = 16 * 1024
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# The auth-scheme: everything up to the first whitespace character of any kind.
+_SCHEME = re.compile(r"[^\s]+")
+# RFC 9110 §5.5: a field value's leading and trailing whitespace (SP, HTAB) is not part of it.
+_FIELD_WHITESPACE = " \t"
 
 
 def header_values(event: Any, name: str) -> list[Any]:
@@ -24,18 +28,19 @@ def header_values(event: Any, name: str) -> list[Any]:
     if not isinstance(event, dict):
         return []
     wanted = name.lower()
+    size = len(wanted)  # compared first: most header names differ in length, and len() is cheaper than lower()
     values: list[Any] = []
     multi = event.get("multiValueHeaders")
     if isinstance(multi, dict):
         for key, found in multi.items():
-            if isinstance(key, str) and key.lower() == wanted:
+            if isinstance(key, str) and len(key) == size and key.lower() == wanted:
                 values.extend(found if isinstance(found, list) else [found])
         if values:
             return values
     single = event.get("headers")
     if isinstance(single, dict):
         for key, found in single.items():
-            if isinstance(key, str) and key.lower() == wanted:
+            if isinstance(key, str) and len(key) == size and key.lower() == wanted:
                 values.append(found)
     return values
 
@@ -43,8 +48,11 @@ def header_values(event: Any, name: str) -> list[Any]:
 def bearer_token(event: Any) -> str | None:
     """The bearer token of the request, or None when it presents no bearer credentials.
 
-    Raises :class:`Denial` (400 ``invalid_request``) for a malformed header: several
-    Authorization headers, a bearer scheme with no token or with more than one.
+    RFC 6750 §2.1: ``credentials = "Bearer" 1*SP b64token``. The scheme is matched in any case
+    (RFC 9110 §11.1) and whitespace around the whole value is ignored (an HTTP field value's
+    optional whitespace); between scheme and token only spaces are accepted. Raises
+    :class:`Denial` (400 ``invalid_request``) for a malformed header: several Authorization headers,
+    a bearer scheme with no token, with more than one, or separated from it by a tab or a newline.
     """
     values = header_values(event, "authorization")
     if not values:
@@ -54,14 +62,20 @@ def bearer_token(event: Any) -> str | None:
     value = values[0]
     if not isinstance(value, str):
         raise Denial(Reason.MALFORMED_AUTHORIZATION, why="header value is not text")
-    parts = value.split(None, 1)
-    if not parts:
+    if not value or value.isspace():
         return None  # an empty header presents no credentials
-    if parts[0].lower() != "bearer":
+    value = value.strip(_FIELD_WHITESPACE)
+    scheme = _SCHEME.match(value)
+    if scheme is None:
+        raise Denial(Reason.MALFORMED_AUTHORIZATION, why="a line break or other whitespace before the scheme")
+    if scheme.group().lower() != "bearer":
         return None  # another scheme (Basic, ...): no bearer token presented (RFC 6750 §3.1)
-    credentials = parts[1].strip() if len(parts) == 2 else ""
+    rest = value[scheme.end():]
+    credentials = rest.lstrip(" ")
     if not credentials:
         raise Denial(Reason.MALFORMED_AUTHORIZATION, why="bearer scheme without a token")
+    if len(credentials) == len(rest):
+        raise Denial(Reason.MALFORMED_AUTHORIZATION, why="scheme and token not separated by spaces")
     if len(credentials) > MAX_TOKEN_LENGTH:
         raise Denial(Reason.TOKEN_TOO_LARGE, length=len(credentials))
     if not _B64TOKEN.fullmatch(credentials):

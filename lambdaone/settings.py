@@ -26,7 +26,7 @@ TASK_ROOT = Path(__file__).resolve().parent.parent
 VARIABLES = (
     "REQUIRE", "AUDIENCE", "ISSUER", "JWKSPATH", "SIGNATUREKEYPATH", "ALGORITHMS", "LEEWAY",
     "JWKS_CACHE_SECONDS", "JWKS_COOLDOWN_SECONDS", "JWKS_STALE_SECONDS", "JWKS_TIMEOUT_SECONDS",
-    "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL",
+    "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL", "TOKEN_CACHE_SIZE",
 )
 
 _SEPARATORS = re.compile(r"[,\s]+")
@@ -62,6 +62,7 @@ class Settings:
     jwks_stale_seconds: float = 1800.0
     jwks_timeout_seconds: float = 2.0
     log_level: int = logging.INFO
+    token_cache_size: int = 1000
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -130,6 +131,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         jwks_stale_seconds=_seconds(environ, "JWKS_STALE_SECONDS", 1800.0, low=0, high=86400),
         jwks_timeout_seconds=_seconds(environ, "JWKS_TIMEOUT_SECONDS", 2.0, low=0.1, high=30),
         log_level=log_level,
+        token_cache_size=_count(environ, "TOKEN_CACHE_SIZE", 1000, high=100_000),
         warnings=tuple(warnings),
     )
 
@@ -172,6 +174,16 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, *, low: floa
     return value
 
 
+def _count(environ: Mapping[str, str], name: str, default: int, *, high: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(high)) and int(text) <= high):
+        raise ConfigurationError(name, f"{text[:20]!r} is not a whole number from 0 to {high}",
+                                 f"set a number such as {default}, 0 to turn it off, or unset it for the default")
+    return int(text)
+
+
 def _check_jwks_url(url: str) -> None:
     shown = redact_url(url)  # messages never repeat credentials, whatever the URL's form
     if has_credentials(url):
@@ -207,7 +219,8 @@ def _userinfo_end(url: str) -> int:
     no "//"), is covered too. The last "@" before any ? or # counts, even after a "/": a password
     holding a raw "/" would otherwise pass for a path (so a JWKS path with "@" is refused too).
     """
-    start = _SCHEME_PREFIX.match(url).end()  # type: ignore[union-attr]  (the pattern matches "")
+    scheme = _SCHEME_PREFIX.match(url)  # the pattern matches "" too, so this is never None
+    start = scheme.end() if scheme is not None else 0
     authority = re.split(r"[?#]", url[start:], maxsplit=1)[0]
     at = authority.rfind("@")
     return start + at + 1 if at >= 0 else 0

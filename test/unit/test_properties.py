@@ -195,11 +195,15 @@ def token_mutations() -> st.SearchStrategy[tuple[int, str]]:
 
 
 def presented_genuinely(value: Any, genuine: str) -> bool:
-    """Whether an Authorization value is the bearer scheme (any case) followed by exactly the genuine token."""
+    """Whether an Authorization value is the bearer scheme (any case), spaces, then exactly the genuine token.
+
+    RFC 6750 §2.1 (``"Bearer" 1*SP b64token``); SP and HTAB around the whole value are the HTTP field's
+    optional whitespace. A tab or a newline between scheme and token is a malformed header.
+    """
     if not isinstance(value, str):
         return False
-    parts = value.split()
-    return len(parts) == 2 and parts[0].lower() == "bearer" and parts[1] == genuine
+    scheme, _, rest = value.strip(" \t").partition(" ")
+    return scheme.lower() == "bearer" and rest.lstrip(" ") == genuine
 
 
 # --------------------------------------------------------------------------------------------------

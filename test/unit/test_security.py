@@ -344,10 +344,22 @@ CASES: list[Case] = [
     Case("crit_unknown_extension", _issuer_header(crit=["urn:example:unknown"], **{"urn:example:unknown": True}),
          (401, "invalid_token")),
     Case("b64_false", _issuer_header(b64=False, crit=["b64"]), MALFORMED),
+    # A repeated member is refused (RFC 7493 I-JSON): parsers disagree on which one wins.
     Case("duplicate_alg_last_none",
          lambda f: bearer(f.jws(json_with_duplicates(("alg", "RS256"), ("alg", "none"), ("kid", f.issuer.kid)),
                                 f.claims(), rs256(f.issuer.private_key))),
-         NOT_ALLOWED_ALG),
+         MALFORMED),
+    Case("duplicate_alg_first_none",
+         lambda f: bearer(f.jws(json_with_duplicates(("alg", "none"), ("alg", "RS256"), ("kid", f.issuer.kid)),
+                                f.claims(), rs256(f.issuer.private_key))),
+         MALFORMED),
+    Case("duplicate_kid_in_header",
+         lambda f: bearer(f.jws(json_with_duplicates(("alg", "RS256"), ("kid", f.issuer.kid), ("kid", f.issuer.kid)),
+                                f.claims(), rs256(f.issuer.private_key))),
+         MALFORMED),
+    # RFC 7519 §5.2: cty announces a nested JWT, which an access token never is.
+    Case("cty_jwt_with_ordinary_claims", _issuer_header(cty="JWT"), (401, "unsupported_token_type")),
+    Case("cty_json", _issuer_header(cty="json"), (401, "unsupported_token_type")),
 
     # --- algorithms against the allow-list and the key ------------------------------------------------
     Case("rs256_header_with_ps256_signature",
@@ -362,17 +374,41 @@ CASES: list[Case] = [
          lambda f: bearer(f.jws(f.header(alg="ES256"), f.claims(), es256(f.ec_key.private_key))),
          (401, "algorithm_key_mismatch"), env={"ALGORITHMS": "RS256,ES256"}),
 
-    # --- JSON with a repeated member: the last one counts (RFC 7519 §4), in every check alike ---------
+    # --- JSON with a repeated member is refused wherever it is (RFC 7493 I-JSON; RFC 7519 §4 allows ----
+    # --- refusing): whichever one a parser keeps, another parser downstream may keep the other -------
     Case("duplicate_aud_ours_last",
          lambda f: bearer(f.by_issuer(payload=json_with_duplicates(
              *[(k, v) for k, v in f.claims().items() if k != "aud"], ("aud", "https://evil.example.test"),
              ("aud", AUDIENCE)))),
-         ALLOWED),
+         MALFORMED),
     Case("duplicate_aud_ours_first",
          lambda f: bearer(f.by_issuer(payload=json_with_duplicates(
              *[(k, v) for k, v in f.claims().items() if k != "aud"], ("aud", AUDIENCE),
              ("aud", "https://evil.example.test")))),
-         (401, "wrong_audience")),
+         MALFORMED),
+    Case("duplicate_member_in_a_nested_claim",
+         lambda f: bearer(f.by_issuer(payload=json.dumps(f.claims())[:-1].encode()
+                                      + b', "act": {"sub": "a", "sub": "b"}}')),
+         MALFORMED),
+
+    # --- encodings: claims are UTF-8 JSON (RFC 7519 §7.2), NumericDates are JSON numbers ---------------
+    Case("payload_utf16", lambda f: bearer(f.by_issuer(payload=json.dumps(f.claims()).encode("utf-16"))), MALFORMED),
+    Case("payload_utf8_bom",
+         lambda f: bearer(f.by_issuer(payload=b"\xef\xbb\xbf" + json.dumps(f.claims()).encode())), MALFORMED),
+    Case("header_latin1",
+         lambda f: bearer(f.jws(f'{{"alg":"RS256","kid":"{f.issuer.kid}","x":"\u00e9"}}'.encode("latin-1"),
+                                f.claims(), rs256(f.issuer.private_key))), MALFORMED),
+    Case("exp_nan", lambda f: bearer(f.by_issuer(payload=json.dumps(f.claims(exp=float("nan"))).encode())), MALFORMED),
+    Case("exp_boolean", _issuer_claims(exp=True), MALFORMED),
+
+    # --- RFC 6750 §2.1 and RFC 6749 §3.3: SP and nothing else ----------------------------------------
+    Case("bearer_tab_token", lambda f: authorization(f"Bearer\t{f.by_issuer()}"), (400, "malformed_authorization")),
+    Case("bearer_lf_token", lambda f: authorization(f"Bearer\n{f.by_issuer()}"), (400, "malformed_authorization")),
+    Case("bearer_crlf_token", lambda f: authorization(f"Bearer\r\n{f.by_issuer()}"),
+         (400, "malformed_authorization")),
+    Case("scope_separated_by_nbsp", _issuer_claims(scope="openid\u00a0treasure:read"), NO_SCOPE),
+    Case("scope_separated_by_tab", _issuer_claims(scope="openid\ttreasure:read"), NO_SCOPE),
+    Case("scope_separated_by_control", _issuer_claims(scope="openid\x1ftreasure:read"), NO_SCOPE),
 ]
 
 

@@ -405,7 +405,7 @@ def test_a_required_claim_may_not_be_missing(issuer_key: KeyPair, config: settin
                                              claim: str) -> None:
     decision = decide(issuer_key.token(scope=REQUIRED, drop=(claim,)), config, ring)
     assert decision.reason is Reason.MISSING_CLAIM
-    assert decision.detail == {"error": "MissingRequiredClaimError"}
+    assert decision.detail == {"error": "MissingRequiredClaimError", "claim": claim}
 
 
 @pytest.mark.parametrize("issuer", ["https://evil.example.test/", ISSUER.rstrip("/"), ISSUER.upper(), ISSUER + " "])
@@ -446,7 +446,11 @@ def test_any_of_several_configured_audiences_passes(issuer_key: KeyPair, ring: K
     ("claims", "granted"),
     [
         ({"scope": "treasure:read treasure:write"}, {"treasure:read", "treasure:write"}),
-        ({"scope": "  treasure:read\ttreasure:write\n"}, {"treasure:read", "treasure:write"}),
+        ({"scope": "  treasure:read  treasure:write "}, {"treasure:read", "treasure:write"}),
+        # RFC 6749 §3.3: scope tokens are separated by SP only; any other character belongs to a word.
+        ({"scope": "treasure:read\ttreasure:write\n"}, {"treasure:read\ttreasure:write\n"}),
+        ({"scope": "treasure:read\u00a0treasure:write"}, {"treasure:read\u00a0treasure:write"}),
+        ({"scp": "treasure:read\x1ftreasure:write openid"}, {"treasure:read\x1ftreasure:write", "openid"}),
         ({"scp": ["treasure:read", "profile"]}, {"treasure:read", "profile"}),
         ({"scp": "treasure:read profile"}, {"treasure:read", "profile"}),
         ({"scope": "openid", "scp": ["treasure:read"]}, {"openid", "treasure:read"}),
@@ -456,7 +460,7 @@ def test_any_of_several_configured_audiences_passes(issuer_key: KeyPair, ring: K
         ({"scopes": "treasure:read", "permissions": ["treasure:read"]}, set()),  # not scope claims
         ({}, set()),
     ],
-    ids=["scope", "scope_whitespace", "scp_array", "scp_string", "both", "non_strings_ignored", "scope_list",
+    ids=["scope", "scope_spaces", "scope_tab_newline", "scope_nbsp", "scp_control", "scp_array", "scp_string", "both", "non_strings_ignored", "scope_list",
          "wrong_types", "other_claims", "none"],
 )
 def test_granted_scopes(claims: dict[str, Any], granted: set[str]) -> None:
@@ -584,3 +588,118 @@ def test_unverified_header_parses_without_trusting(issuer_key: KeyPair) -> None:
         authz.unverified_header(f"{segment([1, 2])}.b.c")
     assert caught.value.reason is Reason.MALFORMED_TOKEN
     assert caught.value.detail == {"why": "header is not a JSON object"}
+
+
+def test_a_one_character_kid_is_looked_up(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing) -> None:
+    token = issuer_key.token(scope=REQUIRED, header={"kid": "k"})
+    assert decide(token, config, ring).reason is Reason.ALLOWED
+    assert ring.asked == ["k"]
+
+
+def test_unverified_header_is_a_copy_callers_may_change(issuer_key: KeyPair, config: settings.Settings,
+                                                        ring: KeyRing) -> None:
+    token = issuer_key.token(scope=REQUIRED)
+    header = authz.unverified_header(token)
+    header["alg"] = "none"  # must not poison the parse that verification reuses
+    assert authz.unverified_header(token)["alg"] == "RS256"
+    assert decide(token, config, ring).reason is Reason.ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("header", "reason", "why"),
+    [
+        ({"crit": ["b64"]}, Reason.INVALID_TOKEN, "crit names a member that is absent"),
+        ({"crit": ["exp"], "exp": 1}, Reason.INVALID_TOKEN, "crit names an unsupported extension"),
+        ({"crit": [5]}, Reason.INVALID_TOKEN, "crit names an unsupported extension"),
+        ({"crit": []}, Reason.INVALID_TOKEN, "crit is not a non-empty array"),
+        ({"crit": "b64", "b64": True}, Reason.INVALID_TOKEN, "crit is not a non-empty array"),
+        ({"b64": False, "crit": ["b64"]}, Reason.MALFORMED_TOKEN, "b64=false (unencoded payload) is not supported"),
+        ({"b64": False}, Reason.MALFORMED_TOKEN, "b64=false (unencoded payload) is not supported"),
+        ({"kid": None}, Reason.INVALID_TOKEN, "kid is null"),
+        ({"cty": "JWT"}, Reason.UNSUPPORTED_TOKEN_TYPE, "cty is present (nested JWTs are not accepted)"),
+        ({"cty": None}, Reason.UNSUPPORTED_TOKEN_TYPE, "cty is present (nested JWTs are not accepted)"),
+    ],
+)
+def test_header_members_checked_with_the_key(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing,
+                                             header: dict[str, Any], reason: Reason, why: str) -> None:
+    decision = decide(signed(issuer_key, {"alg": "RS256", "kid": issuer_key.kid, **header}), config, ring)
+    assert decision.reason is reason
+    assert decision.detail["why"] == why
+    assert decision.detail.get("error") == ("InvalidTokenError" if reason is Reason.INVALID_TOKEN else None)
+
+
+def signed(pair: KeyPair, header: dict[str, Any]) -> str:
+    """A token the issuer signed with exactly this header (PyJWT's encode rewrites kid: null and b64)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60, "scope": REQUIRED}
+    signing_input = f"{segment(header)}.{segment(payload)}"
+    signature = pair.private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{base64url_encode(signature).decode()}"
+
+
+def test_crit_naming_b64_true_is_accepted(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing) -> None:
+    # b64: true is the default and may be listed in crit (PyJWT accepts it too).
+    token = signed(issuer_key, {"alg": "RS256", "kid": issuer_key.kid, "b64": True, "crit": ["b64"]})
+    assert decide(token, config, ring).reason is Reason.ALLOWED
+
+
+def test_the_verify_token_result(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing) -> None:
+    verified = authz.verify_token(issuer_key.token(scope=REQUIRED, lifetime=100, nbf=5), config, ring)
+    assert verified.kid == issuer_key.kid
+    assert verified.key is ring.key_for(issuer_key.kid)
+    assert verified.times.exp == verified.claims["exp"] and verified.times.nbf == 5
+    assert verified.times.iat == verified.claims["iat"]
+
+
+def test_a_long_unknown_kid_is_logged_cut_to_64_characters(issuer_key: KeyPair, config: settings.Settings) -> None:
+    kid = "k" * 64 + "tail"
+    token = issuer_key.token(scope=REQUIRED, header={"kid": kid})
+    decision = decide(token, config, KeyRing(by_kid={}))
+    assert decision.reason is Reason.UNKNOWN_KEY
+    assert decision.detail["kid"] == "k" * 64
+
+
+@pytest.mark.parametrize(
+    ("part", "replacement", "why"),
+    [
+        (1, "AAAAA", "payload has an impossible base64url length"),
+        (1, "AB", "payload is not canonical base64url"),
+        (2, "AAAAA", "signature has an impossible base64url length"),
+        (2, "AB", "signature is not canonical base64url"),
+    ],
+)
+def test_broken_segments_say_which_one(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing, part: int,
+                                       replacement: str, why: str) -> None:
+    parts = issuer_key.token(scope=REQUIRED).split(".")
+    parts[part] = replacement
+    decision = decide(".".join(parts), config, ring)
+    assert decision.reason is Reason.MALFORMED_TOKEN
+    assert decision.detail == {"why": why}
+
+
+@pytest.mark.parametrize(("payload", "why"), [(b"not json", "payload is not JSON"),
+                                              (b'{"a": 1, "a": 2}', "payload repeats a member name"),
+                                              (b"[1]", "payload is not a JSON object"),
+                                              ("{}".encode("utf-16"), "payload is not UTF-8")])
+def test_a_signed_payload_that_fails_to_parse_says_why(issuer_key: KeyPair, config: settings.Settings, ring: KeyRing,
+                                                       payload: bytes, why: str) -> None:
+    token = jwt.api_jws.encode(payload, issuer_key.private_key, algorithm="RS256", headers={"kid": issuer_key.kid})
+    decision = decide(token, config, ring)
+    assert decision.reason is Reason.MALFORMED_TOKEN
+    assert decision.detail == {"why": why}
+
+
+def test_the_logged_alg_and_typ_are_cut_short(config: settings.Settings, ring: KeyRing) -> None:
+    long_alg = decide(forge({"alg": "A" * 30}), config, ring)
+    assert long_alg.reason is Reason.ALGORITHM_NOT_ALLOWED
+    assert long_alg.detail == {"alg": "A" * 20}
+    long_typ = decide(forge({"alg": "RS256", "typ": "T" * 50}), config, ring)
+    assert long_typ.reason is Reason.UNSUPPORTED_TOKEN_TYPE
+    assert long_typ.detail == {"typ": "T" * 40}
+    assert decide(forge({"alg": "RS256", "typ": 7}), config, ring).detail == {"typ": "7"}
+
+
+def test_a_kid_that_is_not_a_short_string_says_why(config: settings.Settings, ring: KeyRing) -> None:
+    assert decide(forge({"alg": "RS256", "kid": ""}), config, ring).detail == {"why": "kid is not a short string"}

@@ -89,17 +89,34 @@ def test_events_without_readable_headers_have_no_token(event: Any) -> None:
 @pytest.mark.parametrize(
     "value",
     [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"BEARER {TOKEN}", f"bEaReR {TOKEN}", f"Bearer   {TOKEN}",
-     f"Bearer\t{TOKEN}", f"  Bearer {TOKEN}\t ", f"Bearer \t {TOKEN}"],
+     f"  Bearer {TOKEN}\t ", f"\tBearer {TOKEN}"],
 )
-def test_bearer_scheme_in_any_case_with_any_whitespace(value: str) -> None:
+def test_bearer_scheme_in_any_case_then_spaces(value: str) -> None:
+    # Whitespace around the whole value is the HTTP field's optional whitespace (SP or HTAB).
     assert bearer_token(events.http_api_v2({"Authorization": value})) == TOKEN
+
+
+@pytest.mark.parametrize(
+    "separator", ["\t", " \t ", "\n", "\r\n", "\r", "\x0b", "\x0c", "\u00a0", "\u2003", "\x1f", " \n"],
+    ids=["tab", "space_tab_space", "lf", "crlf", "cr", "vt", "ff", "nbsp", "em_space", "unit_separator",
+         "space_lf"],
+)
+def test_only_spaces_may_separate_scheme_and_token(separator: str) -> None:
+    """RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; any other whitespace there is a 400."""
+    reason = denial_reason(events.http_api_v2({"Authorization": f"Bearer{separator}{TOKEN}"}))
+    assert reason is Reason.MALFORMED_AUTHORIZATION
+
+
+@pytest.mark.parametrize("value", [f"\nBearer {TOKEN}", f"\u00a0Bearer {TOKEN}", f"Bearer {TOKEN}\n"])
+def test_other_whitespace_around_the_value_is_a_400(value: str) -> None:
+    assert denial_reason(events.http_api_v2({"Authorization": value})) is Reason.MALFORMED_AUTHORIZATION
 
 
 def test_b64token_padding_is_part_of_the_token() -> None:
     assert bearer_token(events.http_api_v2({"Authorization": "Bearer abc+/~_-.=="})) == "abc+/~_-.=="
 
 
-@pytest.mark.parametrize("value", ["", "   ", "\t", "Basic dXNlcjpwYXNz", "Digest username=x", "Token abc",
+@pytest.mark.parametrize("value", ["", "   ", "\t", "\n", "Basic dXNlcjpwYXNz", "Basic\tdXNlcjpwYXNz", "Digest username=x", "Token abc",
                                    f"Bearerx {TOKEN}", f"{TOKEN}"])
 def test_no_bearer_credentials_means_no_token(value: str) -> None:
     assert bearer_token(events.http_api_v2({"Authorization": value})) is None
@@ -171,3 +188,34 @@ def test_denials_never_carry_the_header_value() -> None:
         with pytest.raises(Denial) as caught:
             bearer_token({"headers": {"authorization": value}})
         assert secret not in repr(caught.value.detail) and secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (42, "header value is not text"),
+        ("\nBearer abc", "a line break or other whitespace before the scheme"),
+        ("Bearer", "bearer scheme without a token"),
+        ("Bearer   ", "bearer scheme without a token"),
+        ("Bearer\tabc", "scheme and token not separated by spaces"),
+        ("Bearer abc def", "more than one token or characters outside b64token"),
+    ],
+)
+def test_each_malformed_header_says_why_in_the_log(value: Any, why: str) -> None:
+    with pytest.raises(Denial) as caught:
+        bearer_token({"headers": {"Authorization": value}})
+    assert caught.value.reason is Reason.MALFORMED_AUTHORIZATION
+    assert caught.value.detail == {"why": why}
+
+
+@pytest.mark.parametrize("token", ["XXabc", "Xabc.X.X", "X"])
+def test_a_token_is_returned_whole_whatever_it_starts_with(token: str) -> None:
+    assert bearer_token({"headers": {"Authorization": f"Bearer  {token}"}}) == token
+
+
+@pytest.mark.parametrize("place", ["headers", "multiValueHeaders"])
+def test_header_names_that_are_not_text_are_skipped(place: str) -> None:
+    value: Any = [f"Bearer {TOKEN}"] if place == "multiValueHeaders" else f"Bearer {TOKEN}"
+    event = {place: {7: "x", None: "y", ("a",): "z", "authorizatioN": value, "x-authorization": "w"}}
+    assert header_values(event, "authorization") == [f"Bearer {TOKEN}"]
+    assert bearer_token(event) == TOKEN
