@@ -98,6 +98,8 @@ HOSTILE = {
     "JWKS_COOLDOWN_SECONDS": "soon",
     "JWKS_STALE_SECONDS": "nan",
     "JWKS_TIMEOUT_SECONDS": "0",
+    "JWKS_MIN_CACHE_SECONDS": "never",
+    "TOKEN_CACHE_SIZE": "-5",
     "AWS_LAMBDA_LOG_LEVEL": "LOUD",
     "LOG_LEVEL": "garbage",
 }

@@ -1,4 +1,4 @@
-"""A real identity provider for notebook 11, or a local stand-in to rehearse with.
+"""A real identity provider for notebook 13, or a local stand-in to rehearse with.
 
 Nothing here reads ``.env`` on import. ``load_config(enabled=True)`` reads it with python-dotenv into a
 dict, without touching ``os.environ``, so the tests and the other notebooks never see a developer's
@@ -41,7 +41,7 @@ from lambdaone.authz import granted_scopes
 from workbook.tokens import KeyPair, jwks
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Set to 1 to let notebook 11 read ``.env`` and call the IdP configured there.
+#: Set to 1 to let notebook 13 read ``.env`` and call the IdP configured there.
 OPT_IN = "LAMBDAONE_USE_REAL_IDP"
 #: Another ``.env`` to read instead of the repository's (the tests use it).
 ENV_FILE_VARIABLE = "LAMBDAONE_ENV_FILE"

@@ -257,7 +257,7 @@ def test_the_workbook_metadata_survives_generation() -> None:
     assert "widgets" not in learner.metadata
 
 
-def test_notebook_11_is_the_optional_one() -> None:
+def test_notebook_13_is_the_optional_one() -> None:
     optional = [path.name[:2] for path in generate.select_notebooks(generate.NOTEBOOKS)
                 if generate.is_optional(nbformat.read(path, as_version=4))]
-    assert optional == ["11"]
+    assert optional == ["13"]

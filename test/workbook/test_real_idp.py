@@ -1,5 +1,5 @@
-"""Notebook 11's support: ``workbook.idp`` (the .env opt-in, discovery, client credentials, the local IdP),
-the ``nb11`` check battery against broken solutions, and the notebook's live path run against a local IdP."""
+"""Notebook 13's support: ``workbook.idp`` (the .env opt-in, discovery, client credentials, the local IdP),
+the ``nb13`` check battery against broken solutions, and the notebook's live path run against a local IdP."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from nbclient import NotebookClient
 
 from workbook import idp
 from workbook.checking import CheckFailed
-from workbook.checks import nb11
+from workbook.checks import nb13
 from workbook.generate import SOLUTIONS
 from workbook.selfcheck import KERNEL_NAME, error_of, printed_text
 from workbook.tokens import KeyPair
 
-NOTEBOOK = SOLUTIONS / "11_real_idp.ipynb"
+NOTEBOOK = SOLUTIONS / "13_real_idp.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,7 @@ def test_the_local_idp_stops_and_frees_its_port(signing_key: KeyPair) -> None:
         _ = server.base_url
 
 
-# --- the nb11 check battery fails broken solutions -----------------------------------------------------------
+# --- the nb13 check battery fails broken solutions -----------------------------------------------------------
 
 def solution_source() -> str:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
@@ -227,7 +227,7 @@ def compiled(source: str) -> Callable[..., dict[str, str]]:
 
 
 def test_the_solution_passes(capsys: pytest.CaptureFixture[str]) -> None:
-    nb11.check_lambda_env_from_discovery(compiled(solution_source()))
+    nb13.check_lambda_env_from_discovery(compiled(solution_source()))
     assert capsys.readouterr().out.startswith("✅ lambda_env_from_discovery")
 
 
@@ -246,7 +246,7 @@ def test_the_check_catches_a_broken_solution(original: str, broken: str, failing
     source = solution_source()
     assert original in source, "the solution changed: update this mutation"
     with pytest.raises(CheckFailed) as failed:
-        nb11.check_lambda_env_from_discovery(compiled(source.replace(original, broken, 1)))
+        nb13.check_lambda_env_from_discovery(compiled(source.replace(original, broken, 1)))
     assert failed.value.lines[0] == f'❌ lambda_env_from_discovery: case "{failing_case}" failed'
 
 

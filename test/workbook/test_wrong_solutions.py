@@ -32,7 +32,7 @@ import pytest
 
 from lambdaone.hello_world import hello
 from workbook.checking import CheckFailed
-from workbook.checks import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10, nb11
+from workbook.checks import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb09, nb10, nb11, nb13
 from workbook.generate import SOLUTIONS
 from workbook.selfcheck import exercise_name, is_check_cell
 from workbook.tokens import AUDIENCE, ISSUER
@@ -558,7 +558,7 @@ def _challenge_on_every_status() -> None:
                                 challenge_right(status, required, token_presented) or 'Bearer error="invalid_token"')
 
 
-# --- 05 to 11: the solution notebooks' own code, with one mistake put in ---------------------------------------
+# --- 05 to 13: the solution notebooks' own code, with one mistake put in ---------------------------------------
 # The right implementation is the solution cell itself (``### BEGIN SOLUTION`` kept), run in a namespace holding
 # what the notebooks import; a wrong one replaces a piece of it, which must be there (the test says so if not).
 
@@ -792,66 +792,66 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-# 08 · redact
+# 09 · redact
 
-@reference("08", "redact")
+@reference("09", "redact")
 def _redact_right() -> None:
-    redact, sensitive = built("08", "redact", also="SENSITIVE_HEADERS")
-    nb08.check_redact(redact, sensitive)
+    redact, sensitive = built("09", "redact", also="SENSITIVE_HEADERS")
+    nb09.check_redact(redact, sensitive)
 
 
 def check_08(*replacements: tuple[str, str]) -> None:
-    redact, sensitive = built("08", "redact", *replacements, also="SENSITIVE_HEADERS")
-    nb08.check_redact(redact, sensitive)
+    redact, sensitive = built("09", "redact", *replacements, also="SENSITIVE_HEADERS")
+    nb09.check_redact(redact, sensitive)
 
 
 REDACT_START = '    safe = {name: value for name, value in event.items() if name not in ("body", "cookies")}\n'
 
 
-@mistake("08", "redact", "never print")
+@mistake("09", "redact", "never print")
 def _redact_prints_the_event() -> None:
     """redact() prints the raw event, token included"""
     check_08((REDACT_START, '    print("redacting", event)\n' + REDACT_START))
 
 
-@mistake("08", "redact", "never print", "log")
+@mistake("09", "redact", "never print", "log")
 def _redact_logs_the_event() -> None:
     """redact() logs the raw event at DEBUG"""
     check_08((REDACT_START, '    import logging\n    logging.getLogger("learner").debug("redacting %s", event)\n'
               + REDACT_START))
 
 
-@mistake("08", "redact", "multiValueHeaders")
+@mistake("09", "redact", "multiValueHeaders")
 def _redact_headers_only() -> None:
     """multiValueHeaders left as they are"""
     check_08(('for field in ("headers", "multiValueHeaders"):', 'for field in ("headers",):'))
 
 
-@mistake("08", "redact", "name.lower()")
+@mistake("09", "redact", "name.lower()")
 def _redact_case_sensitive() -> None:
     """header names compared as written: Authorization survives"""
     check_08(("name.lower() in SENSITIVE_HEADERS", "name in SENSITIVE_HEADERS"))
 
 
-@mistake("08", "redact", "SENSITIVE_HEADERS")
+@mistake("09", "redact", "SENSITIVE_HEADERS")
 def _redact_authorization_only() -> None:
     """only Authorization removed: cookies and API keys survive"""
     check_08(("name.lower() in SENSITIVE_HEADERS", 'name.lower() == "authorization"'))
 
 
-@mistake("08", "redact", "body")
+@mistake("09", "redact", "body")
 def _redact_keeps_body() -> None:
     """the body kept"""
     check_08(('if name not in ("body", "cookies")}', 'if name not in ("cookies",)}'))
 
 
-@mistake("08", "redact", "cookies")
+@mistake("09", "redact", "cookies")
 def _redact_keeps_cookies() -> None:
     """event["cookies"] kept (HTTP API 2.0)"""
     check_08(('if name not in ("body", "cookies")}', 'if name not in ("body",)}'))
 
 
-@mistake("08", "redact", "new dictionaries")
+@mistake("09", "redact", "new dictionaries")
 def _redact_changes_the_event() -> None:
     """the caller's event changed in place"""
     check_08(("    return copy.deepcopy(safe)\n",
@@ -859,19 +859,19 @@ def _redact_changes_the_event() -> None:
               "    event.update(safe)\n    return event\n"))
 
 
-@mistake("08", "redact", "null")
+@mistake("09", "redact", "null")
 def _redact_assumes_headers() -> None:
     """headers assumed to be a dict (null in REST API v1)"""
     check_08(("        if isinstance(headers, dict):\n", "        if True:\n"))
 
 
-# 09 · zip_problems and create_function_args
+# 10 · zip_problems and create_function_args
 
 def check_zip(*replacements: tuple[str, str]) -> None:
-    nb09.check_zip_problems(built("09", "zip_problems", *replacements))
+    nb10.check_zip_problems(built("10", "zip_problems", *replacements))
 
 
-@reference("09", "zip_problems")
+@reference("10", "zip_problems")
 def _zip_right() -> None:
     check_zip()
 
@@ -879,239 +879,239 @@ def _zip_right() -> None:
 FOREIGN_TAG = 'foreign_tag = "cpython-" in f and "cpython-312-x86_64-linux-gnu" not in f'
 
 
-@mistake("09", "zip_problems", "abi3")
+@mistake("10", "zip_problems", "abi3")
 def _zip_abi3_flagged() -> None:
     """cryptography's abi3 .so flagged as a wrong binary"""
     check_zip((FOREIGN_TAG, FOREIGN_TAG + ' or "abi3" in f'))
 
 
-@mistake("09", "zip_problems", "aarch64", "x86_64")
+@mistake("10", "zip_problems", "aarch64", "x86_64")
 def _zip_wrong_platform() -> None:
     """a zip for the wrong platform (arm64's .so) not noticed"""
     check_zip((FOREIGN_TAG, 'foreign_tag = "cpython-" in f and "cpython-312" not in f'))
 
 
-@mistake("09", "zip_problems", "site-packages/", "anywhere")
+@mistake("10", "zip_problems", "site-packages/", "anywhere")
 def _zip_site_packages_at_the_top_only() -> None:
     """site-packages/ looked for at the start of names only"""
     check_zip(('if any("site-packages/" in name for name in names):',
                'if any(name.startswith("site-packages/") for name in names):'))
 
 
-@mistake("09", "zip_problems", "at the root")
+@mistake("10", "zip_problems", "at the root")
 def _zip_handler_anywhere() -> None:
     """lambda_function.py accepted in any folder"""
     check_zip(('if "lambda_function.py" not in names:',
                'if not any(name.endswith("lambda_function.py") for name in names):'))
 
 
-@mistake("09", "zip_problems", ".ipynb anywhere")
+@mistake("10", "zip_problems", ".ipynb anywhere")
 def _zip_top_level_notebooks_only() -> None:
     """notebooks looked for at the top level only"""
     check_zip(('any(f.endswith(".ipynb") for f in files)', 'any(n.endswith(".ipynb") and "/" not in n for n in names)'))
 
 
-@mistake("09", "zip_problems", ".env", "secrets")
+@mistake("10", "zip_problems", ".env", "secrets")
 def _zip_env_file_missed() -> None:
     """.env not counted as a dev file"""
     check_zip(('{"test", "tests", "notebooks", ".venv", ".git", ".env"}', '{"test", "tests", "notebooks", ".venv", ".git"}'))
 
 
-@mistake("09", "zip_problems", ".cpython-312.")
+@mistake("10", "zip_problems", ".cpython-312.")
 def _zip_untagged_bytecode_missed() -> None:
     """only bytecode tagged for another version flagged (an untagged .pyc passes)"""
     check_zip(('".cpython-312." not in f', '".cpython-3" in f and ".cpython-312." not in f'))
 
 
-@mistake("09", "zip_problems", "cpython-312.pyc")
+@mistake("10", "zip_problems", "cpython-312.pyc")
 def _zip_all_bytecode_flagged() -> None:
     """every .pyc flagged, the right ones too"""
     check_zip(('if any(f.endswith(".pyc") and ".cpython-312." not in f for f in files):',
                'if any(f.endswith(".pyc") for f in files):'))
 
 
-@mistake("09", "zip_problems", "never a list")
+@mistake("10", "zip_problems", "never a list")
 def _zip_returns_list() -> None:
     """a list of codes"""
     check_zip(("    return problems\n", "    return sorted(problems)\n"))
 
 
 def check_create(*replacements: tuple[str, str]) -> None:
-    nb09.check_create_function_args(built("09", "create_function_args", *replacements))
+    nb10.check_create_function_args(built("10", "create_function_args", *replacements))
 
 
-@reference("09", "create_function_args")
+@reference("10", "create_function_args")
 def _create_right() -> None:
     check_create()
 
 
-@mistake("09", "create_function_args", "fileb://", "file://")
+@mistake("10", "create_function_args", "fileb://", "file://")
 def _create_file_url() -> None:
     """--zip-file file://: the zip read as text"""
     check_create(('f"fileb://{zip_file}"', 'f"file://{zip_file}"'))
 
 
-@mistake("09", "create_function_args", "fileb://")
+@mistake("10", "create_function_args", "fileb://")
 def _create_bare_path() -> None:
     """--zip-file with a bare path"""
     check_create(('f"fileb://{zip_file}"', "zip_file"))
 
 
-@mistake("09", "create_function_args", "shorthand", "json.dumps")
+@mistake("10", "create_function_args", "shorthand", "json.dumps")
 def _create_shorthand_environment() -> None:
     """--environment Variables={A=b,...}: values with commas split"""
     check_create(('json.dumps({"Variables": environment})',
                   '"Variables={" + ",".join(f"{k}={v}" for k, v in environment.items()) + "}"'))
 
 
-@mistake("09", "create_function_args", "python3.12")
+@mistake("10", "create_function_args", "python3.12")
 def _create_wrong_runtime() -> None:
     """--runtime python3.11 (the zip is built for 3.12)"""
     check_create(('"--runtime", "python3.12"', '"--runtime", "python3.11"'))
 
 
-@mistake("09", "create_function_args", "function handler")
+@mistake("10", "create_function_args", "function handler")
 def _create_wrong_handler() -> None:
     """--handler lambda_function.lambda_handler"""
     check_create(('"lambda_function.handler"', '"lambda_function.lambda_handler"'))
 
 
-@mistake("09", "create_function_args", "arguments you are given")
+@mistake("10", "create_function_args", "arguments you are given")
 def _create_fixed_role() -> None:
     """the role's ARN written out instead of the one given"""
     check_create(('"--role", role_arn', '"--role", "arn:aws:iam::123456789012:role/lambdaone-execution"'))
 
 
-@mistake("09", "create_function_args", "list of strings")
+@mistake("10", "create_function_args", "list of strings")
 def _create_one_string() -> None:
     """one command line string instead of a list of words"""
     check_create(("    return [\n", "    return ' '.join([\n"), ('"--memory-size", "256",\n    ]', '"--memory-size", "256",\n    ])'))
 
 
-# 10 · dockerfile_problems
+# 11 · dockerfile_problems
 
 def check_docker(*replacements: tuple[str, str]) -> None:
-    nb10.check_dockerfile_problems(built("10", "dockerfile_problems", *replacements))
+    nb11.check_dockerfile_problems(built("11", "dockerfile_problems", *replacements))
 
 
-@reference("10", "dockerfile_problems")
+@reference("11", "dockerfile_problems")
 def _docker_right() -> None:
     check_docker()
 
 
-@mistake("10", "dockerfile_problems", "lambdaone")
+@mistake("11", "dockerfile_problems", "lambdaone")
 def _docker_copy_trap_with_slash() -> None:
     """COPY lambda_function.py lambdaone/ /var/task/ accepted (the folder flattened)"""
     check_docker(('            if "lambdaone" in {s.rstrip("/") for s in sources} and not '
                   'destination.rstrip("/").endswith("/lambdaone"):\n                problems.add("copy_trap")\n', ""))
 
 
-@mistake("10", "dockerfile_problems", "any case")
+@mistake("11", "dockerfile_problems", "any case")
 def _docker_case_sensitive() -> None:
     """instructions compared in upper case only"""
     check_docker(("keyword, rest = keyword.upper(), rest.strip()", "keyword, rest = keyword, rest.strip()"))
 
 
-@mistake("10", "dockerfile_problems", "continued line")
+@mistake("11", "dockerfile_problems", "continued line")
 def _docker_no_continuation() -> None:
     """a RUN continued with \\ read line by line"""
     check_docker(('        if stripped.endswith("\\\\"):\n', '        if False:\n'))
 
 
-@mistake("10", "dockerfile_problems", "-t and --target")
+@mistake("11", "dockerfile_problems", "-t and --target")
 def _docker_short_target_refused() -> None:
     """pip's -t not taken for --target"""
     check_docker(("(--target|-t)", "(--target)"))
 
 
-@mistake("10", "dockerfile_problems", "exec form")
+@mistake("11", "dockerfile_problems", "exec form")
 def _docker_shell_cmd_accepted() -> None:
     """CMD in shell form accepted"""
     check_docker(('handler_named = json.loads(last_cmd or "") == ["lambda_function.handler"]',
                   'handler_named = "lambda_function.handler" in (last_cmd or "")'))
 
 
-@mistake("10", "dockerfile_problems", "after the last '/'")
+@mistake("11", "dockerfile_problems", "after the last '/'")
 def _docker_registry_port_as_tag() -> None:
     """a registry's port read as the image's tag"""
     check_docker(('last_part = image.rsplit("/", 1)[-1]', "last_part = image"))
 
 
-@mistake("10", "dockerfile_problems", "ARG defaults")
+@mistake("11", "dockerfile_problems", "ARG defaults")
 def _docker_args_not_substituted() -> None:
     """ARG defaults not substituted into FROM"""
     check_docker(('image = re.sub(r"\\$\\{?(\\w+)\\}?", lambda match: defaults.get(match.group(1), ""), rest.split()[0])',
                   "image = rest.split()[0]"))
 
 
-@mistake("10", "dockerfile_problems", ":latest")
+@mistake("11", "dockerfile_problems", ":latest")
 def _docker_only_latest_unpinned() -> None:
     """only :latest counted as unpinned (no tag passes)"""
     check_docker(('tag in ("", "latest")', 'tag == "latest"'))
 
 
-@mistake("10", "dockerfile_problems", "whole build context")
+@mistake("11", "dockerfile_problems", "whole build context")
 def _docker_copy_everything_missed() -> None:
     """COPY . into the task root not noticed"""
     check_docker(('            if {".", "./", "*"} & set(sources):\n                problems.add("copies_everything")\n', ""))
 
 
-# 11 · lambda_env_from_discovery
+# 13 · lambda_env_from_discovery
 
 def check_discovery(*replacements: tuple[str, str]) -> None:
-    nb11.check_lambda_env_from_discovery(built("11", "lambda_env_from_discovery", *replacements))
+    nb13.check_lambda_env_from_discovery(built("13", "lambda_env_from_discovery", *replacements))
 
 
-@reference("11", "lambda_env_from_discovery")
+@reference("13", "lambda_env_from_discovery")
 def _discovery_right() -> None:
     check_discovery()
 
 
-@mistake("11", "lambda_env_from_discovery", "https://")
+@mistake("13", "lambda_env_from_discovery", "https://")
 def _discovery_http_allowed() -> None:
     """keys accepted over plain http"""
     check_discovery(('if parts.scheme != "https" or not parts.hostname:',
                      'if parts.scheme not in ("https", "http") or not parts.hostname:'))
 
 
-@mistake("11", "lambda_env_from_discovery", "https scheme")
+@mistake("13", "lambda_env_from_discovery", "https scheme")
 def _discovery_file_allowed() -> None:
     """only http refused: file:// accepted"""
     check_discovery(('if parts.scheme != "https" or not parts.hostname:', 'if parts.scheme == "http":'))
 
 
-@mistake("11", "lambda_env_from_discovery", "==", "startswith")
+@mistake("13", "lambda_env_from_discovery", "==", "startswith")
 def _discovery_issuer_prefix() -> None:
     """the issuer compared with startswith"""
     check_discovery(('if issuer.rstrip("/") + WELL_KNOWN != discovery_url:',
                      'if not issuer.startswith(discovery_url.removesuffix(WELL_KNOWN)):'))
 
 
-@mistake("11", "lambda_env_from_discovery", "discovery_url")
+@mistake("13", "lambda_env_from_discovery", "discovery_url")
 def _discovery_issuer_unchecked() -> None:
     """the document's issuer trusted as it is"""
     check_discovery(('if issuer.rstrip("/") + WELL_KNOWN != discovery_url:', "if False:"))
 
 
-@mistake("11", "lambda_env_from_discovery", "trailing slash")
+@mistake("13", "lambda_env_from_discovery", "trailing slash")
 def _discovery_issuer_normalised() -> None:
     """the issuer's trailing slash removed"""
     check_discovery(('"ISSUER": issuer,', '"ISSUER": issuer.rstrip("/"),'))
 
 
-@mistake("11", "lambda_env_from_discovery", "authorization OFF")
+@mistake("13", "lambda_env_from_discovery", "authorization OFF")
 def _discovery_no_scopes_allowed() -> None:
     """an empty scope list accepted (REQUIRE empty turns authorization off)"""
     check_discovery(("if not names or any(", "if any("))
 
 
-@mistake("11", "lambda_env_from_discovery", "host")
+@mistake("13", "lambda_env_from_discovery", "host")
 def _discovery_no_host_check() -> None:
     """an https URL without a host accepted"""
     check_discovery(('if parts.scheme != "https" or not parts.hostname:', 'if parts.scheme != "https":'))
 
 
-@mistake("11", "lambda_env_from_discovery", "audience")
+@mistake("13", "lambda_env_from_discovery", "audience")
 def _discovery_blank_audience() -> None:
     """a blank audience accepted"""
     check_discovery(('    if not isinstance(audience, str) or not audience.strip():\n        raise ValueError("audience is blank")\n',
@@ -1213,6 +1213,6 @@ def test_the_stub_reads_as_an_incomplete_exercise_not_as_a_mistake(key: tuple[st
 
 def test_every_zip_and_dockerfile_case_gives_a_hint(tmp_path: Any) -> None:
     """A failing case without a hint leaves the learner with expected/got only."""
-    cases = [*nb09._zip_cases(lambda path: set(), tmp_path, None), *nb10._cases(lambda text: set())]
+    cases = [*nb10._zip_cases(lambda path: set(), tmp_path, None), *nb11._cases(lambda text: set())]
     silent = [case.name for case in cases if not case.hint and case.explain is None]
     assert not silent, f"cases without a hint: {silent}"

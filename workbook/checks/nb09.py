@@ -1,280 +1,167 @@
-"""Checks for notebook 09 (the deployment zip): spot a broken zip, and compose ``aws lambda create-function``.
-
-The zips are built at check time in a temporary folder (their files are a few bytes: only names matter), and the
-create-function arguments run through the AWS CLI against a local AWS stand-in the check starts and stops.
-"""
+"""Checks for notebook 09 (logging): ``redact(event)`` returns a copy of an event that is safe to log."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import copy
 import json
-import tempfile
-import zipfile
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Collection
 from typing import Any
 
-from workbook.aws_standin import ACCOUNT_ID, AwsCliError, AwsStandin, aws
-from workbook.checking import Case, check
+from workbook import events
+from workbook.checking import Case, check, output_of
 
-ALL_PROBLEMS = {"packages_not_at_root", "no_handler_module", "dev_files", "wrong_bytecode", "wrong_binary"}
 
-# What a good zip holds (the names matter, not the bytes): the code and the packages at the root, bytecode and
-# compiled modules for CPython 3.12 on Linux x86_64, the packages' metadata and bundled libraries.
-GOOD = (
-    "lambda_function.py",
-    "__pycache__/lambda_function.cpython-312.pyc",
-    "lambdaone/",
-    "lambdaone/__init__.py",
-    "lambdaone/handler.py",
-    "lambdaone/__pycache__/handler.cpython-312.pyc",
-    "jwt/",
-    "jwt/__init__.py",
-    "jwt/api_jwt.py",
-    "pyjwt-2.15.1.dist-info/RECORD",
-    "cryptography/__init__.py",
-    "cryptography/hazmat/bindings/_rust.abi3.so",
-    "cryptography/hazmat/bindings/_rust/test_support.pyi",
-    "cffi/__init__.py",
-    "cffi/testing/__init__.py",
-    "_cffi_backend.cpython-312-x86_64-linux-gnu.so",
-    "cffi.libs/libffi-1a2b3c4d.so.8.1.0",
-    "pycparser/__init__.py",
-)
-CODE = ("lambda_function.py", "lambdaone/__init__.py", "lambdaone/handler.py")
-PACKAGES = ("jwt/__init__.py", "jwt/api_jwt.py", "cryptography/__init__.py",
-            "cryptography/hazmat/bindings/_rust.abi3.so", "_cffi_backend.cpython-312-x86_64-linux-gnu.so")
+def _segment(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
-ROLE_NAME = "lambdaone-execution"
-SCOPES = "treasure:read, treasure:write"
-AUDIENCES = "https://api.example.com/treasure,https://api.example.com/admin"
-ENVIRONMENT = {
-    "REQUIRE": SCOPES,
-    "ISSUER": "https://issuer.example.com/",
-    "AUDIENCE": AUDIENCES,
-    "JWKSPATH": "https://issuer.example.com/.well-known/jwks.json",
+
+# Token-shaped strings (no key is needed: redact never verifies anything). Each has a payload and a signature
+# of its own, and the check looks for every part of them in what redact returns.
+TOKEN = ".".join([_segment({"alg": "RS256", "kid": "key-1"}), _segment({"sub": "learner", "scope": "treasure:read"}),
+                  "c2lnbmF0dXJlLW9mLXRoZS1maXJzdC10b2tlbg"])
+OTHER_TOKEN = ".".join([_segment({"alg": "RS256", "kid": "key-2"}), _segment({"sub": "admin", "scope": "treasure:admin"}),
+                        "c2lnbmF0dXJlLW9mLWFub3RoZXItdG9rZW4"])
+SESSION = "session=8f2d6c1e9b7a4f30"
+API_KEY = "apikey-5d41402abc4b2a76b9719d911017c592"
+BODY_SECRET = "password=hunter2-body-secret"
+# What must not survive, by name; the header segment of a token ({"alg":..., "kid":...}) is not secret.
+SECRETS = {
+    "the token's payload": TOKEN.split(".")[1],
+    "the token's signature": TOKEN.split(".")[2],
+    "the second token's payload": OTHER_TOKEN.split(".")[1],
+    "the second token's signature": OTHER_TOKEN.split(".")[2],
+    "the session cookie": SESSION,
+    "the API key": API_KEY,
+    "the body": BODY_SECRET,
 }
-OTHER_ENVIRONMENT = {"REQUIRE": "reports:read", "ISSUER": "https://login.example.org/oauth2/default",
-                     "AUDIENCE": "api://reports", "JWKSPATH": "https://login.example.org/oauth2/default/v1/keys"}
+FRAGMENT = 12  # a masked value may keep a few characters, never this many of a secret in a row
 
 
-def _write_zip(folder: Path, name: str, entries: Iterable[str]) -> str:
-    path = folder / f"{name}.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        for entry in entries:
-            archive.writestr(entry, b"" if entry.endswith("/") else f"# {entry}\n".encode())
-    return str(path)
+def leaks(value: Any) -> list[str]:
+    """The secrets of which a fragment can still be read anywhere in ``value``."""
+    text = json.dumps(value, default=str)
+    return [name for name, secret in SECRETS.items()
+            if any(secret[i:i + FRAGMENT] in text for i in range(len(secret) - FRAGMENT + 1))]
 
 
-def _site_packages(prefix: str) -> list[str]:
-    return [*CODE, *(f"{prefix}{name}" for name in PACKAGES)]
+def rest_event(name: str = "Authorization") -> dict[str, Any]:
+    event = events.rest_api_v1({name: f"Bearer {TOKEN}", "User-Agent": "curl/8.5.0", "Accept": "*/*"})
+    event["body"] = BODY_SECRET
+    return event
 
 
-def _zip_cases(zip_problems: Callable[[str], Any], folder: Path, built_zip: str | Path | None) -> list[Case]:
-    def problems_of(name: str, entries: Iterable[str]) -> Callable[[], Any]:
-        path = _write_zip(folder, name, entries)
-        return lambda: zip_problems(path)
-
-    good = list(GOOD)
-    cases = [
-        Case("a good zip: code and packages at the root, bytecode and binaries for 3.12", problems_of("good", good),
-             set(), hint="return set() when nothing is wrong: a set of problem codes, never a list",
-             explain=_explain_false_alarm),
-    ]
-    if built_zip is not None:
-        cases.append(Case("the zip you built with lambda_build", lambda: zip_problems(str(built_zip)), set(),
-                          hint="look at names only; the real zip also holds *.dist-info folders and cffi.libs",
-                          explain=_explain_false_alarm))
-    cases += [
-        Case("packages under python3.12/site-packages/ (the zipped virtual environment)",
-             problems_of("site-packages", _site_packages("python3.12/site-packages/")), {"packages_not_at_root"},
-             hint="an entry whose path contains 'site-packages/' anywhere is out of Lambda's reach"),
-        Case("packages under lib/python3.12/site-packages/",
-             problems_of("lib-site-packages", _site_packages("lib/python3.12/site-packages/")),
-             {"packages_not_at_root"}, hint="'site-packages/' anywhere in a path, not only at its start"),
-        Case("the project folder zipped instead of its contents",
-             problems_of("nested", [f"lambdaone-main/{name}" for name in good]), {"no_handler_module"},
-             hint="the handler module must be exactly 'lambda_function.py', at the root"),
-        Case("no lambda_function.py at all",
-             problems_of("no-handler", [name for name in good if "lambda_function" not in name]),
-             {"no_handler_module"}, hint="'lambda_function.py' must be one of the zip's names, exactly"),
-        Case("tests and notebooks went in", problems_of("dev", [*good, "tests/test_handler.py", "notebooks/09.ipynb"]),
-             {"dev_files"}, hint="top-level test/, tests/, notebooks/, .venv/, .git/, .env, or any .ipynb"),
-        Case("a .env file at the root", problems_of("dotenv", [*good, ".env"]), {"dev_files"},
-             hint="a .env file holds secrets and local settings: it is a dev file, never deployed"),
-        Case("a notebook deep in a folder", problems_of("deep-notebook", [*good, "lambdaone/scratch/try.ipynb"]),
-             {"dev_files"}, hint="a .ipynb anywhere in the zip, not only at the top level, is a dev file"),
-        Case("bytecode from the developer's Python 3.11",
-             problems_of("pyc-311", [*good, "lambdaone/__pycache__/authz.cpython-311.pyc"]), {"wrong_bytecode"},
-             hint="a .pyc is for 3.12 only when its name contains '.cpython-312.'"),
-        Case("an untagged lambda_function.pyc beside the source",
-             problems_of("pyc-untagged", [*good, "lambda_function.pyc"]), {"wrong_bytecode"},
-             hint="a .pyc without '.cpython-312.' in its name was written by whichever Python made it"),
-        Case("cffi's backend built for Python 3.11",
-             problems_of("cffi-311", [name.replace("cpython-312", "cpython-311") if name.startswith("_cffi") else name
-                                      for name in good]), {"wrong_binary"},
-             hint="a .so with a 'cpython-3NN' tag must say cpython-312-x86_64-linux-gnu; abi3 and bundled libraries are fine"),
-        Case("cffi's backend built on a Mac",
-             problems_of("cffi-darwin", [name.replace("x86_64-linux-gnu", "darwin") if name.startswith("_cffi") else name
-                                         for name in good]), {"wrong_binary"},
-             hint="a .so built on a Mac says 'darwin': Lambda runs Linux, x86_64"),
-        Case("cffi's backend built for arm64 (a zip for the wrong platform)",
-             problems_of("cffi-arm64", [name.replace("x86_64", "aarch64") if name.startswith("_cffi") else name
-                                        for name in good]), {"wrong_binary"},
-             hint="'aarch64' is arm64 (Graviton): a function configured for x86_64 cannot load it; the tag must say "
-                  "cpython-312-x86_64-linux-gnu"),
-        Case("a Windows extension module (.pyd)", problems_of("pyd", [*good, "cryptography/hazmat/bindings/_rust.pyd"]),
-             {"wrong_binary"}, hint="a .pyd is a Windows extension module: never loadable on Lambda"),
-        Case("everything wrong at once",
-             problems_of("all-wrong", ["project/lambda_function.py", "python3.12/site-packages/jwt/__init__.py",
-                                       "tests/test_x.py", "lambdaone/__pycache__/a.cpython-311.pyc",
-                                       "_cffi_backend.cpython-311-x86_64-linux-gnu.so"]), ALL_PROBLEMS,
-             hint="check every problem on its own: one found does not stop the others being found"),
-    ]
-    return cases
+def http_v2_event() -> dict[str, Any]:
+    event = events.http_api_v2({"authorization": f"Bearer {TOKEN}", "user-agent": "curl/8.5.0",
+                                "cookie": SESSION})
+    event["cookies"] = [SESSION]
+    event["body"] = BODY_SECRET
+    return event
 
 
-#: Why a problem reported on a good zip is a false alarm.
-_FALSE_ALARMS = {
-    "wrong_binary": "cryptography's _rust.abi3.so is fine: abi3 runs on every CPython from 3.11, and cffi.libs/ "
-                    "holds bundled libraries; only a 'cpython-3NN' tag other than cpython-312-x86_64-linux-gnu is wrong",
-    "wrong_bytecode": "__pycache__/NAME.cpython-312.pyc is the right bytecode: flag only .pyc names without "
-                      "'.cpython-312.'",
-    "dev_files": "test_support.pyi and cffi/testing/ belong to the packages: dev files are top-level test/, tests/, "
-                 "notebooks/, .venv/, .git/, .env, and any .ipynb",
-    "packages_not_at_root": "packages at the root are right: flag only paths that contain 'site-packages/'",
-    "no_handler_module": "lambda_function.py is there, at the root: compare whole names with the zip's namelist()",
-}
+def mixed_case_event() -> dict[str, Any]:
+    event = events.rest_api_v1({"AUTHORIZATION": f"Bearer {TOKEN}", "Accept": "*/*"})
+    event["multiValueHeaders"] = {"aUtHoRiZaTiOn": [f"Bearer {TOKEN}", f"Bearer {OTHER_TOKEN}"], "Accept": ["*/*"]}
+    return event
 
 
-def _explain_false_alarm(outcome: Any) -> str | None:
-    if isinstance(outcome, (set, frozenset)) and outcome:
-        return " ".join(_FALSE_ALARMS.get(code, f"{code!r} is not a problem code") for code in sorted(outcome))
-    return None
+def credentials_event() -> dict[str, Any]:
+    return events.rest_api_v1({"Cookie": SESSION, "Proxy-Authorization": f"Bearer {OTHER_TOKEN}",
+                               "X-Api-Key": API_KEY, "User-Agent": "curl/8.5.0"})
 
 
-def check_zip_problems(zip_problems: Callable[[str], Any], built_zip: str | Path | None = None) -> None:
-    """``zip_problems(path) -> set[str]`` of problem codes, against good and broken zips built here."""
-    with tempfile.TemporaryDirectory(prefix="lambdaone-check09-") as folder:
-        check("zip_problems", _zip_cases(zip_problems, Path(folder), built_zip))
+NULL_HINT = ("check that headers (and multiValueHeaders) is a dict before filtering it: it may be missing, or null "
+             "in REST API v1; keep a null as it is")
 
 
-# --- create-function ----------------------------------------------------------------------------------------
+def check_redact(redact: Callable[[dict[str, Any]], Any], sensitive_headers: Collection[str]) -> None:
+    """``redact(event)``: a copy without credentials, cookies or body; ``event`` itself unchanged."""
 
+    def leaked(make_event: Callable[[], dict[str, Any]]) -> Callable[[], list[str]]:
+        return lambda: leaks(redact(make_event()))
 
-def _b64_sha256(path: Path) -> str:
-    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+    def unchanged(make_event: Callable[[], dict[str, Any]]) -> Callable[[], bool]:
+        def run() -> bool:
+            event = make_event()
+            before = copy.deepcopy(event)
+            redact(event)
+            return event == before
+        return run
 
+    def written() -> list[str]:
+        texts = []
+        for make in (rest_event, http_v2_event, mixed_case_event, credentials_event):
+            try:
+                texts.append(output_of(lambda make=make: redact(make()))[1])
+            except Exception:  # noqa: S112 (a redact that raises is reported by the cases below, not here)
+                continue
+        return leaks("\n".join(texts))
 
-def _small_zip(folder: Path, name: str, greeting: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("lambda_function.py", f"def handler(event, context):\n    return {greeting!r}\n")
-    return path
-
-
-class _Deployment:
-    """Runs the learner's arguments through the AWS CLI against the stand-in; keeps what came back."""
-
-    def __init__(self, create_function_args: Callable[..., Any], standin: AwsStandin, folder: Path) -> None:
-        self.compose = create_function_args
-        self.standin = standin
-        self.folder = folder
-        self.response: dict[str, Any] = {}
-        self.zip_path = _small_zip(folder, "lambdaone.zip", "hello")
-        self.role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
-
-    def arguments(self) -> Any:
-        return self.compose(str(self.zip_path), self.role_arn, dict(ENVIRONMENT))
-
-    def create(self, zip_path: Path, role_arn: str, environment: dict[str, str]) -> str:
-        arguments = self.compose(str(zip_path), role_arn, dict(environment))
-        if not (isinstance(arguments, Sequence) and all(isinstance(word, str) for word in arguments)):
-            return f"create_function_args returned {type(arguments).__name__}, not a list of strings"
-        try:
-            self.response = aws(list(arguments), self.standin.cli_env(), cwd=self.folder)
-        except AwsCliError as error:
-            return f"the AWS CLI refused them: {error.message}"
-        if not isinstance(self.response, dict):
-            return f"the CLI printed {str(self.response)[:200]!r}, not the new function as JSON"
-        return "created"
-
-    def field(self, name: str) -> Any:
-        return self.response.get(name)
-
-    def code(self) -> tuple[Any, Any]:
-        return self.response.get("CodeSize"), self.response.get("CodeSha256")
-
-    def again_elsewhere(self) -> tuple[str, Any, Any, Any]:
-        """Delete the function, then deploy another zip with another role and configuration."""
-        self.standin.client("lambda").delete_function(FunctionName="lambdaone")
-        other_zip = _small_zip(self.folder, "elsewhere/build/other.zip", "bonjour")
-        other_role = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}-staging"
-        outcome = self.create(other_zip, other_role, OTHER_ENVIRONMENT)
-        variables = (self.response.get("Environment") or {}).get("Variables")
-        return outcome, self.field("Role"), self.field("CodeSha256") == _b64_sha256(other_zip), variables
-
-
-def check_create_function_args(create_function_args: Callable[[str, str, dict[str, str]], Any]) -> None:
-    """``create_function_args(zip_file, role_arn, environment)``: the words after ``aws``, run against a stand-in."""
-    with tempfile.TemporaryDirectory(prefix="lambdaone-check09-") as folder, \
-            AwsStandin(managed_policies=False) as standin:  # no policy is attached here: a faster start
-        iam = standin.client("iam")
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-        for name in (ROLE_NAME, f"{ROLE_NAME}-staging"):
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-        deployment = _Deployment(create_function_args, standin, Path(folder))
-        check("create_function_args", _create_cases(deployment))
-
-
-FILEB_HINT = ("--zip-file fileb://PATH: fileb:// sends the file's bytes unchanged, file:// reads the zip as text "
-              "and a bare path is refused")
-SHORTHAND_HINT = ("the shorthand Variables={A=b,C=d} splits on commas: pass JSON, "
-                  "json.dumps({'Variables': environment})")
-
-
-def _explain_words(deployment: _Deployment) -> Callable[[Any], str | None]:
-    """A hint from the words themselves, when the CLI refused them or the function differs."""
-    def explain(outcome: Any) -> str | None:
-        words = list(deployment.arguments())
-        following = dict(zip(words, [*words[1:], ""], strict=True))
-        code = following.get("--zip-file")
-        if code is not None and not code.startswith("fileb://"):
-            return FILEB_HINT
-        if any(word.startswith("Variables=") for word in words):
-            return SHORTHAND_HINT
+    def diagnose(outcome: Any) -> str | None:
+        """Name the kind of secret that leaked, from probes that each hold one kind only."""
+        if isinstance(outcome, (AttributeError, TypeError)) and "NoneType" in str(outcome):
+            return NULL_HINT
+        probes = [
+            ("compare name.lower() with SENSITIVE_HEADERS: header names arrive in any case",
+             lambda: events.rest_api_v1({"Authorization": f"Bearer {TOKEN}"}), lambda: events.rest_api_v1(
+                 {"authorization": f"Bearer {TOKEN}"})),
+            ("filter event['multiValueHeaders'] too: REST API v1 repeats every header there",
+             lambda: {**events.rest_api_v1(None), "multiValueHeaders": {"authorization": [f"Bearer {TOKEN}"]}}, None),
+            ("every name in SENSITIVE_HEADERS, not only authorization: cookie carries a session",
+             lambda: events.rest_api_v1({"cookie": SESSION}), None),
+            ("drop 'body': it may hold passwords or tokens", lambda: {**events.rest_api_v1(None), "body": BODY_SECRET},
+             None),
+            ("drop event['cookies'] too (HTTP API 2.0 puts the cookies there)",
+             lambda: {**events.http_api_v2({}), "cookies": [SESSION]}, None),
+        ]
+        for hint, leaking, safe in probes:
+            try:
+                if leaks(redact(leaking())) and (safe is None or not leaks(redact(safe()))):
+                    return hint
+            except Exception:  # noqa: S112 (a probe that crashes tells nothing; the next one may)
+                continue
         return None
-    return explain
 
+    def kept() -> tuple[Any, ...]:
+        safe = redact(rest_event())
+        return (safe["headers"].get("User-Agent"), safe["multiValueHeaders"].get("Accept"), safe["path"],
+                safe["requestContext"]["requestId"])
 
-def _create_cases(deployment: _Deployment) -> list[Case]:
-    zip_path = deployment.zip_path
-    explain = _explain_words(deployment)
-    return [
-        Case("returns the words after `aws`: 'lambda', 'create-function', ...", lambda: list(deployment.arguments())[:2],
-             ["lambda", "create-function"], hint="a list of strings, like sys.argv without the program name"),
-        Case("the AWS CLI accepts them and creates the function",
-             lambda: deployment.create(zip_path, deployment.role_arn, ENVIRONMENT), "created",
-             hint="every option takes its value as the next word: ['--function-name', 'lambdaone', ...]",
-             explain=explain),
-        Case("FunctionName", lambda: deployment.field("FunctionName"), "lambdaone", hint="--function-name lambdaone"),
-        Case("Runtime", lambda: deployment.field("Runtime"), "python3.12", hint="--runtime python3.12"),
-        Case("Handler", lambda: deployment.field("Handler"), "lambda_function.handler",
-             hint="module lambda_function (the file at the zip root), function handler"),
-        Case("Role: the ARN passed in", lambda: deployment.field("Role"), deployment.role_arn,
-             hint="--role takes the role's ARN as given: never build it from another name or path"),
-        Case("PackageType", lambda: deployment.field("PackageType"), "Zip",
-             hint="a zip's code goes in with --zip-file (no --package-type Image, no --code ImageUri=...)"),
-        Case("the code is the zip's bytes (CodeSize, CodeSha256)", deployment.code,
-             (zip_path.stat().st_size, _b64_sha256(zip_path)), hint=FILEB_HINT),
-        Case("Environment: every variable, values with commas and spaces intact",
-             lambda: (deployment.field("Environment") or {}).get("Variables"), ENVIRONMENT,
-             hint=SHORTHAND_HINT),
-        Case("another zip, role and configuration (outcome, Role, code matches, Environment)",
-             deployment.again_elsewhere,
-             ("created", f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}-staging", True, OTHER_ENVIRONMENT),
-             hint="use the arguments you are given; nothing about the file or the role is fixed"),
-    ]
+    def no_body_no_cookies() -> list[str]:
+        safe = redact(http_v2_event())
+        return sorted(name for name in ("body", "cookies") if safe.get(name))
+
+    def without_headers() -> list[Any]:
+        results = [redact(events.direct_invoke()), redact(events.rest_api_v1(None))]
+        return [type(result).__name__ for result in results] + [results[1].get("headers")]
+
+    missing = {"authorization", "cookie"} - {name.lower() for name in sensitive_headers}
+    check("redact", [
+        Case("SENSITIVE_HEADERS names authorization and cookie in lower case (missing)", lambda: sorted(missing), [],
+             hint="keep the SENSITIVE_HEADERS cell as given and compare lower-cased header names with it"),
+        Case("redact prints and logs none of the secrets of the event it is given (leaked)", written, [],
+             hint="never print or log the event inside redact: it still holds the token. Return the copy; "
+                  "whoever logs, logs only that"),
+        Case("REST API event: nothing of the token survives in headers or multiValueHeaders (leaked)",
+             leaked(rest_event), [], explain=diagnose,
+             hint="filter both event['headers'] and event['multiValueHeaders']; drop 'body'"),
+        Case("HTTP API 2.0 event: lower-case authorization, cookie header, cookies and body (leaked)",
+             leaked(http_v2_event), [], explain=diagnose,
+             hint="payload 2.0 lower-cases header names and puts cookies in event['cookies']: drop it"),
+        Case("header names in any case: AUTHORIZATION, aUtHoRiZaTiOn (leaked)", leaked(mixed_case_event), [], explain=diagnose,
+             hint="compare name.lower() with SENSITIVE_HEADERS"),
+        Case("Cookie, Proxy-Authorization and X-Api-Key are redacted too (leaked)", leaked(credentials_event), [], explain=diagnose,
+             hint="every name in SENSITIVE_HEADERS, not only authorization"),
+        Case("body and cookies are dropped (still there)", no_body_no_cookies, [],
+             hint="leave 'body' and 'cookies' out of the copy (or set them to None)"),
+        Case("everything else is kept: a header, a multi-value header, path, request id", kept,
+             ("curl/8.5.0", ["*/*"], "/hello", "rest-request"),
+             hint="copy the other fields and headers as they are"),
+        Case("the REST API event given to redact is not modified", unchanged(mixed_case_event), True,
+             hint="build new dictionaries; dict(event) alone still shares event['headers'] with the caller"),
+        Case("the HTTP API event given to redact is not modified", unchanged(http_v2_event), True,
+             hint="do not pop or del from the event or from its headers: copy while filtering"),
+        Case("no headers at all, and \"headers\": null, work (types, headers)", without_headers,
+             ["dict", "dict", None],
+             hint=NULL_HINT),
+    ])

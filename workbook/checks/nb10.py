@@ -1,78 +1,150 @@
-"""Checks for notebook 10 (the container image): ``dockerfile_problems(text)`` spots what breaks a Lambda image."""
+"""Checks for notebook 10 (the deployment zip): spot a broken zip, and compose ``aws lambda create-function``.
+
+The zips are built at check time in a temporary folder (their files are a few bytes: only names matter), and the
+create-function arguments run through the AWS CLI against a local AWS stand-in the check starts and stops.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import hashlib
+import json
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from workbook.aws_standin import ACCOUNT_ID, AwsCliError, AwsStandin, aws
 from workbook.checking import Case, check
 
-ALL_PROBLEMS = {"copy_trap", "no_handler_cmd", "pip_without_target", "unpinned_base", "copies_everything"}
-PROJECT_DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
+ALL_PROBLEMS = {"packages_not_at_root", "no_handler_module", "dev_files", "wrong_bytecode", "wrong_binary"}
 
-BASE = "FROM public.ecr.aws/lambda/python:3.12"
-REQUIREMENTS = 'COPY requirements.txt ${LAMBDA_TASK_ROOT}/\nRUN pip install -r requirements.txt --target "${LAMBDA_TASK_ROOT}"'
-CODE = "COPY lambda_function.py ${LAMBDA_TASK_ROOT}/\nCOPY lambdaone/ ${LAMBDA_TASK_ROOT}/lambdaone/"
-CMD = 'CMD ["lambda_function.handler"]'
-
-
-def dockerfile(*parts: str) -> str:
-    return "\n".join(parts) + "\n"
-
-
-GOOD = dockerfile(BASE, REQUIREMENTS, CODE, CMD)
-
-# The shape of AWS's own example: single-source COPYs to the task root, spaces inside the CMD's brackets.
-AWS_EXAMPLE = dockerfile(
-    BASE,
-    "# Copy requirements.txt, then install the packages into the task root",
-    "COPY requirements.txt ${LAMBDA_TASK_ROOT}",
-    'RUN pip install -r requirements.txt --target "${LAMBDA_TASK_ROOT}"',
-    "COPY lambda_function.py ${LAMBDA_TASK_ROOT}",
-    "COPY lambdaone ${LAMBDA_TASK_ROOT}/lambdaone",
-    'CMD [ "lambda_function.handler" ]',
+# What a good zip holds (the names matter, not the bytes): the code and the packages at the root, bytecode and
+# compiled modules for CPython 3.12 on Linux x86_64, the packages' metadata and bundled libraries.
+GOOD = (
+    "lambda_function.py",
+    "__pycache__/lambda_function.cpython-312.pyc",
+    "lambdaone/",
+    "lambdaone/__init__.py",
+    "lambdaone/handler.py",
+    "lambdaone/__pycache__/handler.cpython-312.pyc",
+    "jwt/",
+    "jwt/__init__.py",
+    "jwt/api_jwt.py",
+    "pyjwt-2.15.1.dist-info/RECORD",
+    "cryptography/__init__.py",
+    "cryptography/hazmat/bindings/_rust.abi3.so",
+    "cryptography/hazmat/bindings/_rust/test_support.pyi",
+    "cffi/__init__.py",
+    "cffi/testing/__init__.py",
+    "_cffi_backend.cpython-312-x86_64-linux-gnu.so",
+    "cffi.libs/libffi-1a2b3c4d.so.8.1.0",
+    "pycparser/__init__.py",
 )
+CODE = ("lambda_function.py", "lambdaone/__init__.py", "lambdaone/handler.py")
+PACKAGES = ("jwt/__init__.py", "jwt/api_jwt.py", "cryptography/__init__.py",
+            "cryptography/hazmat/bindings/_rust.abi3.so", "_cffi_backend.cpython-312-x86_64-linux-gnu.so")
 
-LOWER_CASE = dockerfile(
-    "from public.ecr.aws/lambda/python:3.12",
-    "copy requirements.txt ${LAMBDA_TASK_ROOT}/",
-    'run pip install -r requirements.txt -t "${LAMBDA_TASK_ROOT}"',
-    "copy lambda_function.py ${LAMBDA_TASK_ROOT}/",
-    "copy lambdaone/ ${LAMBDA_TASK_ROOT}/lambdaone/",
-    'cmd ["lambda_function.handler"]',
-)
-
-CONTINUED = dockerfile(
-    "ARG PYTHON=3.12",
-    "FROM public.ecr.aws/lambda/python:${PYTHON}",
-    "COPY requirements.txt ${LAMBDA_TASK_ROOT}/",
-    "RUN python3 -m pip install --no-cache-dir \\",
-    "        -r requirements.txt \\",
-    '        --target "${LAMBDA_TASK_ROOT}"',
-    "# a comment that says: pip install everything, copy . into the image",
-    CODE,
-    "CMD [\"lambda_function.handler\"]",
-)
-
-ALL_WRONG = dockerfile(
-    "FROM public.ecr.aws/lambda/python",
-    "COPY . ${LAMBDA_TASK_ROOT}/",
-    "RUN pip install -r requirements.txt",
-    "COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}",
-)
+ROLE_NAME = "lambdaone-execution"
+SCOPES = "treasure:read, treasure:write"
+AUDIENCES = "https://api.example.com/treasure,https://api.example.com/admin"
+ENVIRONMENT = {
+    "REQUIRE": SCOPES,
+    "ISSUER": "https://issuer.example.com/",
+    "AUDIENCE": AUDIENCES,
+    "JWKSPATH": "https://issuer.example.com/.well-known/jwks.json",
+}
+OTHER_ENVIRONMENT = {"REQUIRE": "reports:read", "ISSUER": "https://login.example.org/oauth2/default",
+                     "AUDIENCE": "api://reports", "JWKSPATH": "https://login.example.org/oauth2/default/v1/keys"}
 
 
-#: Why a problem reported on a good Dockerfile is a false alarm.
+def _write_zip(folder: Path, name: str, entries: Iterable[str]) -> str:
+    path = folder / f"{name}.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for entry in entries:
+            archive.writestr(entry, b"" if entry.endswith("/") else f"# {entry}\n".encode())
+    return str(path)
+
+
+def _site_packages(prefix: str) -> list[str]:
+    return [*CODE, *(f"{prefix}{name}" for name in PACKAGES)]
+
+
+def _zip_cases(zip_problems: Callable[[str], Any], folder: Path, built_zip: str | Path | None) -> list[Case]:
+    def problems_of(name: str, entries: Iterable[str]) -> Callable[[], Any]:
+        path = _write_zip(folder, name, entries)
+        return lambda: zip_problems(path)
+
+    good = list(GOOD)
+    cases = [
+        Case("a good zip: code and packages at the root, bytecode and binaries for 3.12", problems_of("good", good),
+             set(), hint="return set() when nothing is wrong: a set of problem codes, never a list",
+             explain=_explain_false_alarm),
+    ]
+    if built_zip is not None:
+        cases.append(Case("the zip you built with lambda_build", lambda: zip_problems(str(built_zip)), set(),
+                          hint="look at names only; the real zip also holds *.dist-info folders and cffi.libs",
+                          explain=_explain_false_alarm))
+    cases += [
+        Case("packages under python3.12/site-packages/ (the zipped virtual environment)",
+             problems_of("site-packages", _site_packages("python3.12/site-packages/")), {"packages_not_at_root"},
+             hint="an entry whose path contains 'site-packages/' anywhere is out of Lambda's reach"),
+        Case("packages under lib/python3.12/site-packages/",
+             problems_of("lib-site-packages", _site_packages("lib/python3.12/site-packages/")),
+             {"packages_not_at_root"}, hint="'site-packages/' anywhere in a path, not only at its start"),
+        Case("the project folder zipped instead of its contents",
+             problems_of("nested", [f"lambdaone-main/{name}" for name in good]), {"no_handler_module"},
+             hint="the handler module must be exactly 'lambda_function.py', at the root"),
+        Case("no lambda_function.py at all",
+             problems_of("no-handler", [name for name in good if "lambda_function" not in name]),
+             {"no_handler_module"}, hint="'lambda_function.py' must be one of the zip's names, exactly"),
+        Case("tests and notebooks went in", problems_of("dev", [*good, "tests/test_handler.py", "notebooks/09.ipynb"]),
+             {"dev_files"}, hint="top-level test/, tests/, notebooks/, .venv/, .git/, .env, or any .ipynb"),
+        Case("a .env file at the root", problems_of("dotenv", [*good, ".env"]), {"dev_files"},
+             hint="a .env file holds secrets and local settings: it is a dev file, never deployed"),
+        Case("a notebook deep in a folder", problems_of("deep-notebook", [*good, "lambdaone/scratch/try.ipynb"]),
+             {"dev_files"}, hint="a .ipynb anywhere in the zip, not only at the top level, is a dev file"),
+        Case("bytecode from the developer's Python 3.11",
+             problems_of("pyc-311", [*good, "lambdaone/__pycache__/authz.cpython-311.pyc"]), {"wrong_bytecode"},
+             hint="a .pyc is for 3.12 only when its name contains '.cpython-312.'"),
+        Case("an untagged lambda_function.pyc beside the source",
+             problems_of("pyc-untagged", [*good, "lambda_function.pyc"]), {"wrong_bytecode"},
+             hint="a .pyc without '.cpython-312.' in its name was written by whichever Python made it"),
+        Case("cffi's backend built for Python 3.11",
+             problems_of("cffi-311", [name.replace("cpython-312", "cpython-311") if name.startswith("_cffi") else name
+                                      for name in good]), {"wrong_binary"},
+             hint="a .so with a 'cpython-3NN' tag must say cpython-312-x86_64-linux-gnu; abi3 and bundled libraries are fine"),
+        Case("cffi's backend built on a Mac",
+             problems_of("cffi-darwin", [name.replace("x86_64-linux-gnu", "darwin") if name.startswith("_cffi") else name
+                                         for name in good]), {"wrong_binary"},
+             hint="a .so built on a Mac says 'darwin': Lambda runs Linux, x86_64"),
+        Case("cffi's backend built for arm64 (a zip for the wrong platform)",
+             problems_of("cffi-arm64", [name.replace("x86_64", "aarch64") if name.startswith("_cffi") else name
+                                        for name in good]), {"wrong_binary"},
+             hint="'aarch64' is arm64 (Graviton): a function configured for x86_64 cannot load it; the tag must say "
+                  "cpython-312-x86_64-linux-gnu"),
+        Case("a Windows extension module (.pyd)", problems_of("pyd", [*good, "cryptography/hazmat/bindings/_rust.pyd"]),
+             {"wrong_binary"}, hint="a .pyd is a Windows extension module: never loadable on Lambda"),
+        Case("everything wrong at once",
+             problems_of("all-wrong", ["project/lambda_function.py", "python3.12/site-packages/jwt/__init__.py",
+                                       "tests/test_x.py", "lambdaone/__pycache__/a.cpython-311.pyc",
+                                       "_cffi_backend.cpython-311-x86_64-linux-gnu.so"]), ALL_PROBLEMS,
+             hint="check every problem on its own: one found does not stop the others being found"),
+    ]
+    return cases
+
+
+#: Why a problem reported on a good zip is a false alarm.
 _FALSE_ALARMS = {
-    "copy_trap": "one source copied to a destination is fine, and so is lambdaone/ copied to .../lambdaone/; "
-                 "words that start with -- are options, not sources",
-    "no_handler_cmd": 'CMD ["lambda_function.handler"] names the handler, with or without spaces in the brackets, '
-                      "in any case: parse CMD's JSON array",
-    "pip_without_target": "-t and --target both count, also on a continued line: join a line ending with \\ "
-                          "to the next before reading it, and skip comment lines",
-    "unpinned_base": "substitute ARG defaults ($NAME and ${NAME}) into FROM; a tag or an @sha256: digest pins it",
-    "copies_everything": "only COPY . (or ./ or *) sends the whole context; a comment mentioning it is no instruction",
+    "wrong_binary": "cryptography's _rust.abi3.so is fine: abi3 runs on every CPython from 3.11, and cffi.libs/ "
+                    "holds bundled libraries; only a 'cpython-3NN' tag other than cpython-312-x86_64-linux-gnu is wrong",
+    "wrong_bytecode": "__pycache__/NAME.cpython-312.pyc is the right bytecode: flag only .pyc names without "
+                      "'.cpython-312.'",
+    "dev_files": "test_support.pyi and cffi/testing/ belong to the packages: dev files are top-level test/, tests/, "
+                 "notebooks/, .venv/, .git/, .env, and any .ipynb",
+    "packages_not_at_root": "packages at the root are right: flag only paths that contain 'site-packages/'",
+    "no_handler_module": "lambda_function.py is there, at the root: compare whole names with the zip's namelist()",
 }
 
 
@@ -82,68 +154,127 @@ def _explain_false_alarm(outcome: Any) -> str | None:
     return None
 
 
-def _cases(dockerfile_problems: Callable[[str], Any]) -> list[Case]:
-    def problems(text: str) -> Callable[[], Any]:
-        return lambda: dockerfile_problems(text)
+def check_zip_problems(zip_problems: Callable[[str], Any], built_zip: str | Path | None = None) -> None:
+    """``zip_problems(path) -> set[str]`` of problem codes, against good and broken zips built here."""
+    with tempfile.TemporaryDirectory(prefix="lambdaone-check09-") as folder:
+        check("zip_problems", _zip_cases(zip_problems, Path(folder), built_zip))
 
-    code_lines = CODE.splitlines()
+
+# --- create-function ----------------------------------------------------------------------------------------
+
+
+def _b64_sha256(path: Path) -> str:
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+def _small_zip(folder: Path, name: str, greeting: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("lambda_function.py", f"def handler(event, context):\n    return {greeting!r}\n")
+    return path
+
+
+class _Deployment:
+    """Runs the learner's arguments through the AWS CLI against the stand-in; keeps what came back."""
+
+    def __init__(self, create_function_args: Callable[..., Any], standin: AwsStandin, folder: Path) -> None:
+        self.compose = create_function_args
+        self.standin = standin
+        self.folder = folder
+        self.response: dict[str, Any] = {}
+        self.zip_path = _small_zip(folder, "lambdaone.zip", "hello")
+        self.role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}"
+
+    def arguments(self) -> Any:
+        return self.compose(str(self.zip_path), self.role_arn, dict(ENVIRONMENT))
+
+    def create(self, zip_path: Path, role_arn: str, environment: dict[str, str]) -> str:
+        arguments = self.compose(str(zip_path), role_arn, dict(environment))
+        if not (isinstance(arguments, Sequence) and all(isinstance(word, str) for word in arguments)):
+            return f"create_function_args returned {type(arguments).__name__}, not a list of strings"
+        try:
+            self.response = aws(list(arguments), self.standin.cli_env(), cwd=self.folder)
+        except AwsCliError as error:
+            return f"the AWS CLI refused them: {error.message}"
+        if not isinstance(self.response, dict):
+            return f"the CLI printed {str(self.response)[:200]!r}, not the new function as JSON"
+        return "created"
+
+    def field(self, name: str) -> Any:
+        return self.response.get(name)
+
+    def code(self) -> tuple[Any, Any]:
+        return self.response.get("CodeSize"), self.response.get("CodeSha256")
+
+    def again_elsewhere(self) -> tuple[str, Any, Any, Any]:
+        """Delete the function, then deploy another zip with another role and configuration."""
+        self.standin.client("lambda").delete_function(FunctionName="lambdaone")
+        other_zip = _small_zip(self.folder, "elsewhere/build/other.zip", "bonjour")
+        other_role = f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}-staging"
+        outcome = self.create(other_zip, other_role, OTHER_ENVIRONMENT)
+        variables = (self.response.get("Environment") or {}).get("Variables")
+        return outcome, self.field("Role"), self.field("CodeSha256") == _b64_sha256(other_zip), variables
+
+
+def check_create_function_args(create_function_args: Callable[[str, str, dict[str, str]], Any]) -> None:
+    """``create_function_args(zip_file, role_arn, environment)``: the words after ``aws``, run against a stand-in."""
+    with tempfile.TemporaryDirectory(prefix="lambdaone-check09-") as folder, \
+            AwsStandin(managed_policies=False) as standin:  # no policy is attached here: a faster start
+        iam = standin.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        for name in (ROLE_NAME, f"{ROLE_NAME}-staging"):
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+        deployment = _Deployment(create_function_args, standin, Path(folder))
+        check("create_function_args", _create_cases(deployment))
+
+
+FILEB_HINT = ("--zip-file fileb://PATH: fileb:// sends the file's bytes unchanged, file:// reads the zip as text "
+              "and a bare path is refused")
+SHORTHAND_HINT = ("the shorthand Variables={A=b,C=d} splits on commas: pass JSON, "
+                  "json.dumps({'Variables': environment})")
+
+
+def _explain_words(deployment: _Deployment) -> Callable[[Any], str | None]:
+    """A hint from the words themselves, when the CLI refused them or the function differs."""
+    def explain(outcome: Any) -> str | None:
+        words = list(deployment.arguments())
+        following = dict(zip(words, [*words[1:], ""], strict=True))
+        code = following.get("--zip-file")
+        if code is not None and not code.startswith("fileb://"):
+            return FILEB_HINT
+        if any(word.startswith("Variables=") for word in words):
+            return SHORTHAND_HINT
+        return None
+    return explain
+
+
+def _create_cases(deployment: _Deployment) -> list[Case]:
+    zip_path = deployment.zip_path
+    explain = _explain_words(deployment)
     return [
-        Case("the project's Dockerfile (ARG BASE_IMAGE, FROM ${BASE_IMAGE}, comments)",
-             problems(PROJECT_DOCKERFILE.read_text()), set(), explain=_explain_false_alarm,
-             hint="return set() when nothing is wrong; substitute ARG defaults into FROM; skip comment lines"),
-        Case("a minimal good Dockerfile", problems(GOOD), set(), explain=_explain_false_alarm),
-        Case("AWS's example: single-source COPYs, CMD [ \"...\" ] with spaces", problems(AWS_EXAMPLE), set(), explain=_explain_false_alarm,
-             hint="one source copied to a destination without a trailing / is fine; parse CMD's JSON array"),
-        Case("instructions in lower case", problems(LOWER_CASE), set(), explain=_explain_false_alarm,
-             hint="instructions are case-insensitive: compare the first word in upper case"),
-        Case("a RUN continued over several lines, an ARG in FROM, a comment mentioning pip install",
-             problems(CONTINUED), set(), explain=_explain_false_alarm,
-             hint="join a line that ends with \\ to the next before reading the instruction; -t and --target both count"),
-        Case("the original template: COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}",
-             problems(dockerfile(BASE, REQUIREMENTS, "COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}", CMD)),
-             {"copy_trap"}, hint="several sources need a destination that ends with /"),
-        Case("the same with a trailing / (BuildKit flattens lambdaone/ into the task root)",
-             problems(dockerfile(BASE, REQUIREMENTS, "COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}/", CMD)),
-             {"copy_trap"}, hint="lambdaone copied anywhere but a destination ending in /lambdaone/ loses its folder"),
-        Case("COPY lambdaone ${LAMBDA_TASK_ROOT}/ on its own",
-             problems(dockerfile(BASE, REQUIREMENTS, code_lines[0], "COPY lambdaone ${LAMBDA_TASK_ROOT}/", CMD)),
-             {"copy_trap"}, hint="copying a folder copies its contents: the destination must name the folder"),
-        Case("the JSON form of COPY with the trap",
-             problems(dockerfile(BASE, REQUIREMENTS, 'COPY ["lambda_function.py", "lambdaone/", "/var/task/"]', CMD)),
-             {"copy_trap"}, hint="COPY [\"src\", ..., \"dest\"] is a JSON array: json.loads it"),
-        Case("COPY with an option: --chown=0:0 lambdaone/ /var/task/lambdaone/",
-             problems(dockerfile(BASE, REQUIREMENTS, code_lines[0], "COPY --chown=0:0 lambdaone/ /var/task/lambdaone/",
-                                 CMD)), set(), hint="words that start with -- are options, not sources"),
-        Case("no CMD", problems(dockerfile(BASE, REQUIREMENTS, CODE)), {"no_handler_cmd"},
-             hint="the base image's entrypoint needs the handler's name from CMD"),
-        Case("CMD in shell form", problems(dockerfile(BASE, REQUIREMENTS, CODE, "CMD lambda_function.handler")),
-             {"no_handler_cmd"}, hint="only the exec form, CMD [\"lambda_function.handler\"], passes the name as is"),
-        Case("CMD naming another handler", problems(dockerfile(BASE, REQUIREMENTS, CODE, 'CMD ["app.handler"]')),
-             {"no_handler_cmd"}, hint='CMD must name lambda_function.handler exactly: module lambda_function, '
-                                      "function handler"),
-        Case("pip install without --target",
-             problems(dockerfile(BASE, "COPY requirements.txt ./", "RUN pip3 install -r requirements.txt", CODE, CMD)),
-             {"pip_without_target"}, hint="pip3 install and python -m pip install count too"),
-        Case("a base image without a tag", problems(GOOD.replace(":3.12", "")), {"unpinned_base"},
-             hint="no tag means :latest, whatever AWS publishes today"),
-        Case("a base image tagged latest", problems(GOOD.replace(":3.12", ":latest")), {"unpinned_base"},
-             hint=":latest moves whenever AWS publishes: pin the Python version's tag, :3.12"),
-        Case("an ARG default without a tag", problems(dockerfile(
-            "ARG BASE_IMAGE=public.ecr.aws/lambda/python", "FROM $BASE_IMAGE", REQUIREMENTS, CODE, CMD)),
-             {"unpinned_base"}, hint="both ${NAME} and $NAME take the ARG's default"),
-        Case("a base image pinned by digest", problems(GOOD.replace(":3.12", "@sha256:" + "ab" * 32)), set(),
-             explain=_explain_false_alarm,
-             hint="name@sha256:... is pinned even without a tag"),
-        Case("a registry with a port, and no tag", problems(GOOD.replace(
-            "public.ecr.aws/lambda/python:3.12", "localhost:5000/lambda/python")), {"unpinned_base"},
-             hint="a tag is a ':' after the last '/': in localhost:5000/x the colon belongs to the host"),
-        Case("COPY . into the task root", problems(dockerfile(BASE, REQUIREMENTS, "COPY . ${LAMBDA_TASK_ROOT}/", CMD)),
-             {"copies_everything"}, hint="'.' (or './', '*') sends the whole build context: tests, notebooks, .env"),
-        Case("everything wrong at once", problems(ALL_WRONG), ALL_PROBLEMS,
-             hint="check every problem on its own: one found does not stop the others being found"),
+        Case("returns the words after `aws`: 'lambda', 'create-function', ...", lambda: list(deployment.arguments())[:2],
+             ["lambda", "create-function"], hint="a list of strings, like sys.argv without the program name"),
+        Case("the AWS CLI accepts them and creates the function",
+             lambda: deployment.create(zip_path, deployment.role_arn, ENVIRONMENT), "created",
+             hint="every option takes its value as the next word: ['--function-name', 'lambdaone', ...]",
+             explain=explain),
+        Case("FunctionName", lambda: deployment.field("FunctionName"), "lambdaone", hint="--function-name lambdaone"),
+        Case("Runtime", lambda: deployment.field("Runtime"), "python3.12", hint="--runtime python3.12"),
+        Case("Handler", lambda: deployment.field("Handler"), "lambda_function.handler",
+             hint="module lambda_function (the file at the zip root), function handler"),
+        Case("Role: the ARN passed in", lambda: deployment.field("Role"), deployment.role_arn,
+             hint="--role takes the role's ARN as given: never build it from another name or path"),
+        Case("PackageType", lambda: deployment.field("PackageType"), "Zip",
+             hint="a zip's code goes in with --zip-file (no --package-type Image, no --code ImageUri=...)"),
+        Case("the code is the zip's bytes (CodeSize, CodeSha256)", deployment.code,
+             (zip_path.stat().st_size, _b64_sha256(zip_path)), hint=FILEB_HINT),
+        Case("Environment: every variable, values with commas and spaces intact",
+             lambda: (deployment.field("Environment") or {}).get("Variables"), ENVIRONMENT,
+             hint=SHORTHAND_HINT),
+        Case("another zip, role and configuration (outcome, Role, code matches, Environment)",
+             deployment.again_elsewhere,
+             ("created", f"arn:aws:iam::{ACCOUNT_ID}:role/{ROLE_NAME}-staging", True, OTHER_ENVIRONMENT),
+             hint="use the arguments you are given; nothing about the file or the role is fixed"),
     ]
-
-
-def check_dockerfile_problems(dockerfile_problems: Callable[[str], Any]) -> None:
-    """``dockerfile_problems(text) -> set[str]`` of problem codes, against good and broken Dockerfiles."""
-    check("dockerfile_problems", _cases(dockerfile_problems))

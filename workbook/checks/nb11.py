@@ -1,98 +1,149 @@
-"""Checks for ``11_real_idp``: the Lambda's variables from an issuer's discovery document, hostile input refused."""
+"""Checks for notebook 11 (the container image): ``dockerfile_problems(text)`` spots what breaks a Lambda image."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from lambdaone import settings
 from workbook.checking import Case, check
 
-WELL_KNOWN = "/.well-known/openid-configuration"
-AUDIENCE = "https://api.example.com/treasure"
+ALL_PROBLEMS = {"copy_trap", "no_handler_cmd", "pip_without_target", "unpinned_base", "copies_everything"}
+PROJECT_DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
 
-# Tenants unlike the notebook's examples, so only code that reads the document can pass.
-AUTH0_ISSUER = "https://learner-7.eu.auth0.com/"
-OKTA_ISSUER = "https://acme.okta.com/oauth2/aus1b2c3d4e5f6g7h8i9"
-
-
-def _document(issuer: str, jwks_uri: Any, **extra: Any) -> dict[str, Any]:
-    return {"issuer": issuer, "jwks_uri": jwks_uri, "token_endpoint": issuer.rstrip("/") + "/token",
-            "id_token_signing_alg_values_supported": ["RS256"], **extra}
+BASE = "FROM public.ecr.aws/lambda/python:3.12"
+REQUIREMENTS = 'COPY requirements.txt ${LAMBDA_TASK_ROOT}/\nRUN pip install -r requirements.txt --target "${LAMBDA_TASK_ROOT}"'
+CODE = "COPY lambda_function.py ${LAMBDA_TASK_ROOT}/\nCOPY lambdaone/ ${LAMBDA_TASK_ROOT}/lambdaone/"
+CMD = 'CMD ["lambda_function.handler"]'
 
 
-def _url(issuer: str) -> str:
-    return issuer.rstrip("/") + WELL_KNOWN
+def dockerfile(*parts: str) -> str:
+    return "\n".join(parts) + "\n"
 
 
-AUTH0 = _document(AUTH0_ISSUER, AUTH0_ISSUER + ".well-known/jwks.json")
-OKTA = _document(OKTA_ISSUER, OKTA_ISSUER + "/v1/keys")
+GOOD = dockerfile(BASE, REQUIREMENTS, CODE, CMD)
+
+# The shape of AWS's own example: single-source COPYs to the task root, spaces inside the CMD's brackets.
+AWS_EXAMPLE = dockerfile(
+    BASE,
+    "# Copy requirements.txt, then install the packages into the task root",
+    "COPY requirements.txt ${LAMBDA_TASK_ROOT}",
+    'RUN pip install -r requirements.txt --target "${LAMBDA_TASK_ROOT}"',
+    "COPY lambda_function.py ${LAMBDA_TASK_ROOT}",
+    "COPY lambdaone ${LAMBDA_TASK_ROOT}/lambdaone",
+    'CMD [ "lambda_function.handler" ]',
+)
+
+LOWER_CASE = dockerfile(
+    "from public.ecr.aws/lambda/python:3.12",
+    "copy requirements.txt ${LAMBDA_TASK_ROOT}/",
+    'run pip install -r requirements.txt -t "${LAMBDA_TASK_ROOT}"',
+    "copy lambda_function.py ${LAMBDA_TASK_ROOT}/",
+    "copy lambdaone/ ${LAMBDA_TASK_ROOT}/lambdaone/",
+    'cmd ["lambda_function.handler"]',
+)
+
+CONTINUED = dockerfile(
+    "ARG PYTHON=3.12",
+    "FROM public.ecr.aws/lambda/python:${PYTHON}",
+    "COPY requirements.txt ${LAMBDA_TASK_ROOT}/",
+    "RUN python3 -m pip install --no-cache-dir \\",
+    "        -r requirements.txt \\",
+    '        --target "${LAMBDA_TASK_ROOT}"',
+    "# a comment that says: pip install everything, copy . into the image",
+    CODE,
+    "CMD [\"lambda_function.handler\"]",
+)
+
+ALL_WRONG = dockerfile(
+    "FROM public.ecr.aws/lambda/python",
+    "COPY . ${LAMBDA_TASK_ROOT}/",
+    "RUN pip install -r requirements.txt",
+    "COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}",
+)
 
 
-def check_lambda_env_from_discovery(lambda_env_from_discovery: Callable[..., dict[str, str]]) -> None:
-    """``lambda_env_from_discovery(discovery_url, document, audience, scopes)`` -> the Lambda's four variables."""
+#: Why a problem reported on a good Dockerfile is a false alarm.
+_FALSE_ALARMS = {
+    "copy_trap": "one source copied to a destination is fine, and so is lambdaone/ copied to .../lambdaone/; "
+                 "words that start with -- are options, not sources",
+    "no_handler_cmd": 'CMD ["lambda_function.handler"] names the handler, with or without spaces in the brackets, '
+                      "in any case: parse CMD's JSON array",
+    "pip_without_target": "-t and --target both count, also on a continued line: join a line ending with \\ "
+                          "to the next before reading it, and skip comment lines",
+    "unpinned_base": "substitute ARG defaults ($NAME and ${NAME}) into FROM; a tag or an @sha256: digest pins it",
+    "copies_everything": "only COPY . (or ./ or *) sends the whole context; a comment mentioning it is no instruction",
+}
 
-    def env(url: str, document: Any, audience: str = AUDIENCE, scopes: Any = ("treasure:read",)) -> Any:
-        # A copy: a learner's function that changes the document must not spoil the next case.
-        return lambda_env_from_discovery(url, copy.deepcopy(document), audience, list(scopes))
 
-    def loaded(url: str, document: Any, scopes: tuple[str, ...]) -> tuple[Any, ...]:
-        parsed = settings.load(env(url, document, scopes=scopes))
-        return parsed.issuer, parsed.audiences, parsed.jwks_url, parsed.required_scopes
+def _explain_false_alarm(outcome: Any) -> str | None:
+    if isinstance(outcome, (set, frozenset)) and outcome:
+        return " ".join(_FALSE_ALARMS.get(code, f"{code!r} is not a problem code") for code in sorted(outcome))
+    return None
 
-    def refused(name: str, call: Callable[[], Any], hint: str) -> Case:
-        return Case(name, call, raises=ValueError, describe_expected="it raises ValueError", hint=hint)
 
-    cases = [
-        Case("an Auth0 document", lambda: env(_url(AUTH0_ISSUER), AUTH0),
-             expected={"REQUIRE": "treasure:read", "ISSUER": AUTH0_ISSUER, "AUDIENCE": AUDIENCE,
-                       "JWKSPATH": AUTH0_ISSUER + ".well-known/jwks.json"},
-             hint="return a dict with exactly REQUIRE, ISSUER, AUDIENCE and JWKSPATH; ISSUER is document['issuer'] "
-                  "as published, trailing slash included"),
-        Case("an Okta document (custom authorization server)",
-             lambda: env(_url(OKTA_ISSUER), OKTA, audience="api://lambdaone"),
-             expected={"REQUIRE": "treasure:read", "ISSUER": OKTA_ISSUER, "AUDIENCE": "api://lambdaone",
-                       "JWKSPATH": OKTA_ISSUER + "/v1/keys"},
-             hint="Okta's issuer has no trailing slash: copy it exactly, add nothing"),
-        Case("two scopes, as the Lambda reads them",
-             lambda: loaded(_url(AUTH0_ISSUER), AUTH0, ("treasure:read", "treasure:write")),
-             expected=(AUTH0_ISSUER, (AUDIENCE,), AUTH0_ISSUER + ".well-known/jwks.json",
-                       ("treasure:read", "treasure:write")),
-             hint="REQUIRE lists every scope, separated by spaces: the Lambda requires all of them"),
-        refused("jwks_uri over plain http",
-                lambda: env(_url(AUTH0_ISSUER), {**AUTH0, "jwks_uri": "http://learner-7.eu.auth0.com/jwks.json"}),
-                "keys fetched over http can be swapped on the way: jwks_uri must start with https://"),
-        refused("jwks_uri missing", lambda: env(_url(OKTA_ISSUER), {"issuer": OKTA_ISSUER}),
-                "document.get('jwks_uri') is None here: refuse instead of returning JWKSPATH=None"),
-        refused("jwks_uri that is not a string",
-                lambda: env(_url(OKTA_ISSUER), {**OKTA, "jwks_uri": ["https://acme.okta.com/keys"]}),
-                "check isinstance(value, str) before looking inside it"),
-        refused("jwks_uri that is a local file",
-                lambda: env(_url(AUTH0_ISSUER), {**AUTH0, "jwks_uri": "file:///etc/jwks.json"}),
-                "only the https scheme is acceptable (urllib.parse.urlsplit(url).scheme)"),
-        refused("jwks_uri without a host", lambda: env(_url(AUTH0_ISSUER), {**AUTH0, "jwks_uri": "https:///keys"}),
-                "an https URL needs a host too (urlsplit(url).hostname)"),
-        refused("issuer of another tenant",
-                lambda: env(_url(AUTH0_ISSUER), {**AUTH0, "issuer": "https://attacker.eu.auth0.com/"}),
-                "issuer without its trailing slash, plus /.well-known/openid-configuration, must equal discovery_url"),
-        refused("issuer that only starts like the right one",
-                lambda: env(_url(AUTH0_ISSUER), {**AUTH0, "issuer": "https://learner-7.eu.auth0.com.evil.example/"}),
-                "compare whole strings with ==, never startswith or in"),
-        refused("issuer missing", lambda: env(_url(OKTA_ISSUER), {"jwks_uri": OKTA["jwks_uri"]}),
-                "without an issuer there is nothing to compare iss with: refuse"),
-        refused("everything over plain http",
-                lambda: env(_url("http://learner-7.eu.auth0.com/"),
-                            _document("http://learner-7.eu.auth0.com/", "https://learner-7.eu.auth0.com/jwks.json")),
-                "the issuer (and the discovery URL) must be https too, even when they agree with each other"),
-        refused("a document that is not a JSON object", lambda: env(_url(AUTH0_ISSUER), ["issuer", AUTH0_ISSUER]),
-                "check isinstance(document, dict) first"),
-        refused("no scope at all", lambda: env(_url(AUTH0_ISSUER), AUTH0, scopes=()),
-                "an empty REQUIRE turns authorization OFF: refuse to build such a configuration"),
-        refused("a scope name with a space in it",
-                lambda: env(_url(AUTH0_ISSUER), AUTH0, scopes=("treasure:read treasure:write",)),
-                "each scope is one name: refuse empty names and names holding spaces or commas"),
-        refused("an empty audience", lambda: env(_url(AUTH0_ISSUER), AUTH0, audience="  "),
-                "the Lambda needs an audience to compare aud with: refuse a blank one"),
+def _cases(dockerfile_problems: Callable[[str], Any]) -> list[Case]:
+    def problems(text: str) -> Callable[[], Any]:
+        return lambda: dockerfile_problems(text)
+
+    code_lines = CODE.splitlines()
+    return [
+        Case("the project's Dockerfile (ARG BASE_IMAGE, FROM ${BASE_IMAGE}, comments)",
+             problems(PROJECT_DOCKERFILE.read_text()), set(), explain=_explain_false_alarm,
+             hint="return set() when nothing is wrong; substitute ARG defaults into FROM; skip comment lines"),
+        Case("a minimal good Dockerfile", problems(GOOD), set(), explain=_explain_false_alarm),
+        Case("AWS's example: single-source COPYs, CMD [ \"...\" ] with spaces", problems(AWS_EXAMPLE), set(), explain=_explain_false_alarm,
+             hint="one source copied to a destination without a trailing / is fine; parse CMD's JSON array"),
+        Case("instructions in lower case", problems(LOWER_CASE), set(), explain=_explain_false_alarm,
+             hint="instructions are case-insensitive: compare the first word in upper case"),
+        Case("a RUN continued over several lines, an ARG in FROM, a comment mentioning pip install",
+             problems(CONTINUED), set(), explain=_explain_false_alarm,
+             hint="join a line that ends with \\ to the next before reading the instruction; -t and --target both count"),
+        Case("the original template: COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}",
+             problems(dockerfile(BASE, REQUIREMENTS, "COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}", CMD)),
+             {"copy_trap"}, hint="several sources need a destination that ends with /"),
+        Case("the same with a trailing / (BuildKit flattens lambdaone/ into the task root)",
+             problems(dockerfile(BASE, REQUIREMENTS, "COPY lambda_function.py lambdaone/ ${LAMBDA_TASK_ROOT}/", CMD)),
+             {"copy_trap"}, hint="lambdaone copied anywhere but a destination ending in /lambdaone/ loses its folder"),
+        Case("COPY lambdaone ${LAMBDA_TASK_ROOT}/ on its own",
+             problems(dockerfile(BASE, REQUIREMENTS, code_lines[0], "COPY lambdaone ${LAMBDA_TASK_ROOT}/", CMD)),
+             {"copy_trap"}, hint="copying a folder copies its contents: the destination must name the folder"),
+        Case("the JSON form of COPY with the trap",
+             problems(dockerfile(BASE, REQUIREMENTS, 'COPY ["lambda_function.py", "lambdaone/", "/var/task/"]', CMD)),
+             {"copy_trap"}, hint="COPY [\"src\", ..., \"dest\"] is a JSON array: json.loads it"),
+        Case("COPY with an option: --chown=0:0 lambdaone/ /var/task/lambdaone/",
+             problems(dockerfile(BASE, REQUIREMENTS, code_lines[0], "COPY --chown=0:0 lambdaone/ /var/task/lambdaone/",
+                                 CMD)), set(), hint="words that start with -- are options, not sources"),
+        Case("no CMD", problems(dockerfile(BASE, REQUIREMENTS, CODE)), {"no_handler_cmd"},
+             hint="the base image's entrypoint needs the handler's name from CMD"),
+        Case("CMD in shell form", problems(dockerfile(BASE, REQUIREMENTS, CODE, "CMD lambda_function.handler")),
+             {"no_handler_cmd"}, hint="only the exec form, CMD [\"lambda_function.handler\"], passes the name as is"),
+        Case("CMD naming another handler", problems(dockerfile(BASE, REQUIREMENTS, CODE, 'CMD ["app.handler"]')),
+             {"no_handler_cmd"}, hint='CMD must name lambda_function.handler exactly: module lambda_function, '
+                                      "function handler"),
+        Case("pip install without --target",
+             problems(dockerfile(BASE, "COPY requirements.txt ./", "RUN pip3 install -r requirements.txt", CODE, CMD)),
+             {"pip_without_target"}, hint="pip3 install and python -m pip install count too"),
+        Case("a base image without a tag", problems(GOOD.replace(":3.12", "")), {"unpinned_base"},
+             hint="no tag means :latest, whatever AWS publishes today"),
+        Case("a base image tagged latest", problems(GOOD.replace(":3.12", ":latest")), {"unpinned_base"},
+             hint=":latest moves whenever AWS publishes: pin the Python version's tag, :3.12"),
+        Case("an ARG default without a tag", problems(dockerfile(
+            "ARG BASE_IMAGE=public.ecr.aws/lambda/python", "FROM $BASE_IMAGE", REQUIREMENTS, CODE, CMD)),
+             {"unpinned_base"}, hint="both ${NAME} and $NAME take the ARG's default"),
+        Case("a base image pinned by digest", problems(GOOD.replace(":3.12", "@sha256:" + "ab" * 32)), set(),
+             explain=_explain_false_alarm,
+             hint="name@sha256:... is pinned even without a tag"),
+        Case("a registry with a port, and no tag", problems(GOOD.replace(
+            "public.ecr.aws/lambda/python:3.12", "localhost:5000/lambda/python")), {"unpinned_base"},
+             hint="a tag is a ':' after the last '/': in localhost:5000/x the colon belongs to the host"),
+        Case("COPY . into the task root", problems(dockerfile(BASE, REQUIREMENTS, "COPY . ${LAMBDA_TASK_ROOT}/", CMD)),
+             {"copies_everything"}, hint="'.' (or './', '*') sends the whole build context: tests, notebooks, .env"),
+        Case("everything wrong at once", problems(ALL_WRONG), ALL_PROBLEMS,
+             hint="check every problem on its own: one found does not stop the others being found"),
     ]
-    check("lambda_env_from_discovery", cases)
+
+
+def check_dockerfile_problems(dockerfile_problems: Callable[[str], Any]) -> None:
+    """``dockerfile_problems(text) -> set[str]`` of problem codes, against good and broken Dockerfiles."""
+    check("dockerfile_problems", _cases(dockerfile_problems))

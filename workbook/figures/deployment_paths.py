@@ -1,4 +1,4 @@
-"""The two deployment paths, zip and container image, ending at the same handler (deploy.md, notebooks 09 and 10).
+"""The two deployment paths, zip and container image, ending at the same handler (deploy.md, notebooks 10 and 11).
 
 The handler, the base image and the Python version are read from the ``Dockerfile`` and ``lambda_build``, so the
 figure goes stale when they change.
@@ -54,7 +54,7 @@ def draw() -> Drawing:
     lane_a, lane_b, lane_h = 82, 238, 130
     box_h = lane_h - 16
 
-    drawing.text(LEFT, lane_a + 4, "A · zip (notebook 09)", size=14, bold=True, fill=GREEN.stroke)
+    drawing.text(LEFT, lane_a + 4, "A · zip (notebook 10)", size=14, bold=True, fill=GREEN.stroke)
     drawing.box(LEFT, lane_a + 16, 190, box_h, GREEN, heading="build", body=[
         "`make zip` writes", "`build/lambdaone.zip`", "packages for", f"python{version}, x86_64"], size=12.5)
     drawing.box(236, lane_a + 16, lane_end - 236, box_h, GREEN, heading="upload and create", body=[
@@ -66,7 +66,7 @@ def draw() -> Drawing:
     middle_a = lane_a + 16 + box_h / 2
     drawing.arrow(LEFT + 190 + 2, middle_a, 236 - 3, middle_a, stroke=INK)
 
-    drawing.text(LEFT, lane_b + 4, "B · container image (notebook 10)", size=14, bold=True, fill=BLUE.stroke)
+    drawing.text(LEFT, lane_b + 4, "B · container image (notebook 11)", size=14, bold=True, fill=BLUE.stroke)
     drawing.box(LEFT, lane_b + 16, 190, box_h, BLUE, heading="build", body=[
         "`docker buildx build`", "`--platform linux/amd64`", "FROM the Lambda base", f"image, Python {version}"],
         size=12)

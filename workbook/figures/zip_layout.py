@@ -1,4 +1,4 @@
-"""The deployment zip: what sits at its root, what is compiled for which Python, what never goes in (notebook 09).
+"""The deployment zip: what sits at its root, what is compiled for which Python, what never goes in (notebook 10).
 
 The code's names, the target Python and the platform come from ``lambda_build.build_zip``, the builder itself.
 """
