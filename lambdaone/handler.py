@@ -139,6 +139,20 @@ def decide(event: Any) -> Decision:
     return authorize(token, runtime.settings, runtime.key_source, runtime.token_cache)
 
 
+def decide_token(token: str | None) -> Decision:
+    """The decision for a bearer token already taken out of its event (None: none presented).
+
+    The entry point of the API Gateway authorizer (``lambdaone.authorizer``): same configuration,
+    key sources, verified-token cache and reason codes as :func:`decide`.
+    """
+    runtime = current_runtime()
+    if runtime.settings is None:
+        return Decision(Reason.CONFIGURATION_ERROR)
+    if not runtime.settings.authorization_required:
+        return Decision(Reason.AUTHORIZATION_DISABLED)
+    return authorize(token, runtime.settings, runtime.key_source, runtime.token_cache)
+
+
 def log_decision(decision: Decision) -> None:
     """One line per decision: allowed at DEBUG, denials at INFO, server-side failures at ERROR."""
     reason = decision.reason
