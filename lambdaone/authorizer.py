@@ -34,7 +34,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from . import logs
 from .authz import Decision, TokenClaims
@@ -44,14 +44,14 @@ from .reasons import Denial, Reason
 from .request import bearer_token
 
 __all__ = [
-    "AuthorizerFailure", "AuthorizerRequest", "EventKind", "MalformedEvent", "StageArn", "Unauthorized", "answer",
+    "AuthorizerFailure", "AuthorizerRequest", "EventKind", "MalformedEventError", "StageArn", "Unauthorized", "answer",
     "authorizer_context", "client_id", "handle_authorizer", "iam_policy", "parse_execute_api_arn", "read_event",
     "simple_response",
 ]
 
 logger = logging.getLogger(__name__)
 
-ContextValue = Union[str, int, float, bool]
+ContextValue = str | int | float | bool
 
 #: The IAM policy language version API Gateway expects.
 POLICY_VERSION = "2012-10-17"
@@ -71,7 +71,7 @@ _EXECUTE_API_ARN = re.compile(
 class EventKind(enum.Enum):
     """Which authorizer sent the event, and so which answer it expects."""
 
-    REST_TOKEN = "rest_token"  # REST API, type TOKEN: IAM policy
+    REST_TOKEN = "rest_token"  # noqa: S105 (an event type, not a secret). REST API, type TOKEN: IAM policy
     REQUEST = "request"  # REST API type REQUEST, or HTTP API payload 1.0: IAM policy
     HTTP_SIMPLE = "http_simple"  # HTTP API payload 2.0, simple responses
 
@@ -90,7 +90,7 @@ class AuthorizerFailure(Exception):  # noqa: N818 (API Gateway sees only the mes
         super().__init__("Authorizer failure: see the function's log")
 
 
-class MalformedEvent(ValueError):
+class MalformedEventError(ValueError):
     """The event is not an API Gateway authorizer event this function answers; the message says why."""
 
 
@@ -124,26 +124,26 @@ class AuthorizerRequest:
 
 
 def parse_execute_api_arn(arn: Any) -> StageArn:
-    """The stage named by a ``methodArn`` or ``routeArn``; raises :class:`MalformedEvent` for anything else.
+    """The stage named by a ``methodArn`` or ``routeArn``; raises :class:`MalformedEventError` for anything else.
 
     Strict on purpose: the stage ARN goes into an IAM policy, so a region, account, API id or
     stage holding a wildcard, a colon or a slash must never get there.
     """
     if not isinstance(arn, str):
-        raise MalformedEvent("the method or route ARN is not text")
+        raise MalformedEventError("the method or route ARN is not text")
     if len(arn) > MAX_ARN_LENGTH:
-        raise MalformedEvent(f"the method or route ARN is longer than {MAX_ARN_LENGTH} characters")
+        raise MalformedEventError(f"the method or route ARN is longer than {MAX_ARN_LENGTH} characters")
     match = _EXECUTE_API_ARN.fullmatch(arn)
     if match is None:
-        raise MalformedEvent("the method or route ARN is not an execute-api ARN of the form "
+        raise MalformedEventError("the method or route ARN is not an execute-api ARN of the form "
                              "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/...")
     return StageArn(match["partition"], match["region"], match["account"], match["api"], match["stage"])
 
 
 def read_event(event: Any) -> AuthorizerRequest:
-    """The event's kind, stage and credentials; raises :class:`MalformedEvent` when it is no authorizer event."""
+    """The event's kind, stage and credentials; raises :class:`MalformedEventError` when it is no authorizer event."""
     if not isinstance(event, dict):
-        raise MalformedEvent("the event is not a JSON object")
+        raise MalformedEventError("the event is not a JSON object")
     event_type = event.get("type")
     if event_type == "TOKEN":
         token_value = event.get("authorizationToken")
@@ -153,7 +153,7 @@ def read_event(event: Any) -> AuthorizerRequest:
         if event.get("version") == "2.0":
             return AuthorizerRequest(EventKind.HTTP_SIMPLE, parse_execute_api_arn(event.get("routeArn")), event)
         return AuthorizerRequest(EventKind.REQUEST, parse_execute_api_arn(event.get("methodArn")), event)
-    raise MalformedEvent("the event's type is neither TOKEN nor REQUEST: not an API Gateway authorizer event")
+    raise MalformedEventError("the event's type is neither TOKEN nor REQUEST: not an API Gateway authorizer event")
 
 
 # --- answers ------------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def handle_authorizer(event: Any, context: Any) -> dict[str, Any]:
         try:
             request = read_event(event)
             decision, principal_id = _decide(request)
-        except MalformedEvent as error:
+        except MalformedEventError as error:
             decision = Decision(Reason.CONFIGURATION_ERROR, detail={"why": str(error)})
         except Exception:  # fail closed: a bug must never let a request through or leak a traceback
             logger.error("unexpected error while authorizing", exc_info=True,

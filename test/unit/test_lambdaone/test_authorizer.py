@@ -11,8 +11,19 @@ import pytest
 
 from lambdaone import authorizer
 from lambdaone.authorizer import (
-    AuthorizerFailure, AuthorizerRequest, EventKind, MalformedEvent, StageArn, Unauthorized, answer,
-    authorizer_context, client_id, iam_policy, parse_execute_api_arn, read_event, simple_response,
+    AuthorizerFailure,
+    AuthorizerRequest,
+    EventKind,
+    MalformedEventError,
+    StageArn,
+    Unauthorized,
+    answer,
+    authorizer_context,
+    client_id,
+    iam_policy,
+    parse_execute_api_arn,
+    read_event,
+    simple_response,
 )
 from lambdaone.authz import Decision
 from lambdaone.reasons import Denial, Reason
@@ -58,7 +69,7 @@ def test_the_stage_of_a_method_or_route_arn(arn: str, expected: str) -> None:
     "arn:aws:execute-api:us-east-1:123456789012:abc/" + "s" * 129 + "/GET/",
 ])
 def test_a_hostile_arn_is_refused(arn: Any) -> None:
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         parse_execute_api_arn(arn)
 
 
@@ -66,7 +77,7 @@ def test_an_arn_at_the_length_limit_is_read() -> None:
     prefix = "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/"
     arn = prefix + "a" * (authorizer.MAX_ARN_LENGTH - len(prefix))
     assert parse_execute_api_arn(arn).stage == "prod"
-    with pytest.raises(MalformedEvent, match="longer than"):
+    with pytest.raises(MalformedEventError, match="longer than"):
         parse_execute_api_arn(arn + "a")
 
 
@@ -116,7 +127,7 @@ def test_a_version_2_event_reads_the_route_arn_not_a_method_arn() -> None:
     event = events.http_v2({"Authorization": "Bearer abc"})
     event["methodArn"] = events.METHOD_ARN
     event["routeArn"] = "not an arn"
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         read_event(event)
 
 
@@ -128,7 +139,7 @@ def test_a_version_2_event_reads_the_route_arn_not_a_method_arn() -> None:
     {"headers": {"authorization": "Bearer a"}},  # a proxy event, not an authorizer event
 ])
 def test_what_is_not_an_authorizer_event_is_refused(event: Any) -> None:
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         read_event(event)
 
 
