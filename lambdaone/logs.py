@@ -1,9 +1,19 @@
-"""JSON log lines: one object per line with level, message, logger and the Lambda request id.
+"""JSON log lines in the shape of the Lambda Python runtime's own: one object per line.
+
+Every line has the fields the runtime writes with Lambda's advanced logging controls
+(``AWS_LAMBDA_LOG_FORMAT=JSON``): ``timestamp`` (RFC 3339, UTC, milliseconds), ``level`` (the
+runtime's names: DEBUG, INFO, WARNING, ERROR, CRITICAL), ``message``, ``logger`` and ``requestId``
+(``""`` outside an invocation, as the runtime writes it), then the package's own facts
+(``reason``, ``status``, ...). So one CloudWatch Logs Insights query and Lambda's log-level filter
+treat these lines like the runtime's. The line is the same JSON whatever ``AWS_LAMBDA_LOG_FORMAT``
+says: with TEXT only the runtime's own lines change, and Logs Insights still finds these fields.
 
 Configured once per process on the ``lambdaone`` logger, which does not propagate: the Lambda
 runtime's own handler on the root logger never sees (and never duplicates) these lines, and warm
 invocations add nothing. Nothing here ever receives a token, a signature or raw headers: callers
-log reason codes and short, sanitized facts only.
+log reason codes and short, sanitized facts only. A line logged with an exception carries the
+runtime's ``errorType`` and ``location`` (where it was logged), never ``errorMessage`` or
+``stackTrace``: an exception's message may quote the input.
 """
 
 from __future__ import annotations
@@ -19,24 +29,44 @@ LOGGER_NAME = "lambdaone"
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("lambdaone_request_id", default=None)
 
 
+#: The fields every line starts with, in the runtime's order; a record's ``fields`` never replace them.
+STANDARD_FIELDS = ("timestamp", "level", "message", "logger", "requestId")
+
+
+def level_name(levelno: int) -> str:
+    """The ``level`` the Lambda runtime writes for ``levelno``: rounded down to a standard level.
+
+    As ``awslambdaric``'s JSON formatter does, so a custom level (25) is written as ``INFO``, not as
+    a name Lambda's log-level filter cannot place.
+    """
+    return logging.getLevelName(min(logging.CRITICAL, max(logging.NOTSET, levelno)) // 10 * 10)
+
+
+def timestamp(created: float) -> str:
+    """``created`` (seconds since the epoch) as RFC 3339 UTC with milliseconds: ``2026-12-01T09:29:24.234Z``."""
+    whole = int(created)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((created - whole) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record; ``extra={"fields": {...}}`` adds structured facts."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
+            "timestamp": timestamp(record.created),
+            "level": level_name(record.levelno),
             "message": record.getMessage(),
-            "request_id": _request_id.get(),
+            "logger": record.name,
+            "requestId": _request_id.get() or "",
         }
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["errorType"] = record.exc_info[0].__name__  # the type only: messages may quote input
+            entry["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             for key, value in fields.items():
                 entry.setdefault(key, value)
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error_type"] = record.exc_info[0].__name__  # the type only: messages may quote input
+        # ensure_ascii: no raw U+2028 or NEL that a log viewer could take for a line break
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 

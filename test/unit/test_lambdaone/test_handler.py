@@ -174,7 +174,7 @@ def test_an_unexpected_exception_becomes_a_500_and_never_escapes(
     assert json.loads(response["body"]) == SERVER_ERROR_BODY
     out = capsys.readouterr().out
     error_line, denial_line = (json.loads(line) for line in out.splitlines())
-    assert (error_line["error_type"], error_line["reason"], error_line["level"]) == ("RuntimeError", "internal_error", "ERROR")
+    assert (error_line["errorType"], error_line["reason"], error_line["level"]) == ("RuntimeError", "internal_error", "ERROR")
     assert (denial_line["reason"], denial_line["status"]) == ("internal_error", 500)
     assert "secret-input-42" not in out and "Traceback" not in out
 
@@ -227,20 +227,20 @@ def test_tokens_never_appear_in_the_logs_even_at_debug(
         assert signature[:16] not in everything
 
 
-@pytest.mark.parametrize(("context", "expected"), [(Context("abc-123"), "abc-123"), (Context(12345), None),
-                                                   (object(), None)], ids=["id", "not-text", "no-attribute"])
+@pytest.mark.parametrize(("context", "expected"), [(Context("abc-123"), "abc-123"), (Context(12345), ""),
+                                                   (object(), "")], ids=["id", "not-text", "no-attribute"])
 def test_the_request_id_from_the_context_is_in_the_log_line(pem_env: Path, capsys: pytest.CaptureFixture[str],
-                                                            context: Any, expected: str | None) -> None:
+                                                            context: Any, expected: str) -> None:
     call({}, context)
     (line,) = log_lines(capsys)
-    assert line["request_id"] == expected
+    assert line["requestId"] == expected
     assert line["reason"] == "missing_token"
 
 
 def test_the_request_id_does_not_outlive_the_request(pem_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     call({}, Context("abc-123"))
     handler.logger.warning("after the request")
-    assert [line["request_id"] for line in log_lines(capsys)] == ["abc-123", None]
+    assert [line["requestId"] for line in log_lines(capsys)] == ["abc-123", ""]
 
 
 def test_a_denial_line_has_reason_status_and_level_info(pem_env: Path, capsys: pytest.CaptureFixture[str]) -> None:

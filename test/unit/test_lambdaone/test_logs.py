@@ -1,13 +1,17 @@
-"""Unit tests for ``lambdaone.logs``: one JSON object per line, with the request id, configured once.
+"""Unit tests for ``lambdaone.logs``: one JSON object per line, shaped like the Lambda runtime's, configured once.
 
-The handler writes to whatever ``sys.stdout`` is at the time, so ``capsys`` sees every line.
+The handler writes to whatever ``sys.stdout`` is at the time, so ``capsys`` sees every line. The
+field names and level names are written out here from what the Lambda Python runtime
+(``awslambdaric``) writes with ``AWS_LAMBDA_LOG_FORMAT=JSON``, not read back from ``logs``.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,11 +72,58 @@ def test_one_json_object_per_line_with_the_documented_fields(logger: logging.Log
     logger.info("first")
     logger.warning("second %s", "formatted")
     first, second = lines(capsys)
-    assert set(first) == {"timestamp", "level", "logger", "message", "request_id"}
+    assert list(first) == ["timestamp", "level", "message", "logger", "requestId"]  # the runtime's order
     assert (first["level"], first["message"], first["logger"]) == ("INFO", "first", "lambdaone.test_logs")
     assert (second["level"], second["message"]) == ("WARNING", "second formatted")
-    assert first["request_id"] is None
+    assert first["requestId"] == ""  # outside an invocation, as the runtime writes it
     assert TIMESTAMP.fullmatch(first["timestamp"])
+
+
+# What awslambdaric's JsonFormatter writes: the level rounded down to a standard one, Python's names.
+RUNTIME_LEVEL_NAMES = {
+    logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING", logging.ERROR: "ERROR",
+    logging.CRITICAL: "CRITICAL", 15: "DEBUG", 25: "INFO", 39: "WARNING", 45: "ERROR", 55: "CRITICAL",
+    100: "CRITICAL", 5: "NOTSET", 0: "NOTSET", -3: "NOTSET",
+}
+
+
+@pytest.mark.parametrize(("levelno", "name"), RUNTIME_LEVEL_NAMES.items())
+def test_level_names_are_the_runtimes(levelno: int, name: str) -> None:
+    assert logs.level_name(levelno) == name
+
+
+@pytest.mark.parametrize("levelno", [25, 39, 55])
+def test_a_custom_level_is_written_as_the_standard_level_below_it(logger: logging.Logger, levelno: int,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    logger.log(levelno, "custom")
+    (entry,) = lines(capsys)
+    assert entry["level"] == RUNTIME_LEVEL_NAMES[levelno]
+
+
+@pytest.mark.parametrize(("created", "written"), [
+    (0.0, "1970-01-01T00:00:00.000Z"),
+    (1764581364.2349, "2025-12-01T09:29:24.234Z"),
+    (1764581364.9999, "2025-12-01T09:29:24.999Z"),  # never rounded up into the next second
+    (4102444799.5, "2099-12-31T23:59:59.500Z"),
+])
+def test_timestamps_are_rfc3339_utc_with_milliseconds(created: float, written: str) -> None:
+    assert logs.timestamp(created) == written
+
+
+def test_the_timestamp_is_the_records_time_in_utc(logger: logging.Logger, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # the machine's zone never leaks into the line
+    time.tzset()
+    try:
+        before = time.time()
+        logger.info("now")
+        after = time.time()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    (entry,) = lines(capsys)
+    written = datetime.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+    assert before - 0.001 <= written <= after
 
 
 def test_a_message_with_newlines_stays_on_one_line(logger: logging.Logger,
@@ -84,11 +135,23 @@ def test_a_message_with_newlines_stays_on_one_line(logger: logging.Logger,
 
 def test_fields_are_added_but_never_replace_the_standard_ones(logger: logging.Logger,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    logger.info("denied", extra={"fields": {"reason": "bad_signature", "status": 401, "level": "DEBUG",
-                                            "request_id": "forged", "object": object}})
-    (entry,) = lines(capsys)
+    forged = {name: "forged" for name in ("timestamp", "level", "message", "logger", "requestId", "errorType",
+                                          "location")}
+    with logs.request_context("real-id"):
+        logger.info("denied", extra={"fields": {"reason": "bad_signature", "status": 401, **forged,
+                                                "object": object}})
+        try:
+            raise ValueError
+        except ValueError:
+            logger.error("failed", exc_info=True, extra={"fields": forged})
+    entry, failure = lines(capsys)
     assert (entry["reason"], entry["status"]) == ("bad_signature", 401)
-    assert entry["level"] == "INFO" and entry["request_id"] is None
+    assert (entry["level"], entry["message"], entry["logger"]) == ("INFO", "denied", "lambdaone.test_logs")
+    assert entry["requestId"] == "real-id" and entry["timestamp"] != "forged"
+    assert (entry["errorType"], entry["location"]) == ("forged", "forged")  # no exception: only then a field's
+    assert (failure["errorType"], failure["requestId"], failure["level"]) == ("ValueError", "real-id", "ERROR")
+    assert re.fullmatch(re.escape(__file__) + r":test_fields_are_added_but_never_replace_the_standard_ones:\d+",
+                        failure["location"])
     assert entry["object"] == str(object)  # anything not JSON is written as text, never an error
 
 
@@ -109,7 +172,8 @@ def test_exc_info_logs_the_error_type_but_not_its_message(logger: logging.Logger
         logger.error("unexpected error", exc_info=True)
     out = capsys.readouterr().out
     (entry,) = [json.loads(line) for line in out.splitlines()]
-    assert entry["error_type"] == "ValueError"
+    assert entry["errorType"] == "ValueError"
+    assert "errorMessage" not in entry and "stackTrace" not in entry and "error_type" not in entry
     assert secret not in out and "bad input" not in out and "Traceback" not in out
 
 
@@ -127,8 +191,8 @@ def test_request_context_sets_and_resets_the_id(logger: logging.Logger,
             logger.info("nested")
         logger.info("inside again")
     logger.info("after")
-    ids = [entry["request_id"] for entry in lines(capsys)]
-    assert ids == [None, "request-1", "request-2", "request-1", None]
+    ids = [entry["requestId"] for entry in lines(capsys)]
+    assert ids == ["", "request-1", "request-2", "request-1", ""]
 
 
 def test_request_context_resets_the_id_when_the_body_raises(logger: logging.Logger,
@@ -136,7 +200,7 @@ def test_request_context_resets_the_id_when_the_body_raises(logger: logging.Logg
     with pytest.raises(RuntimeError), logs.request_context("request-1"):
         raise RuntimeError
     logger.info("after")
-    assert lines(capsys)[0]["request_id"] is None
+    assert lines(capsys)[0]["requestId"] == ""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -186,6 +250,43 @@ def test_warm_invocations_write_exactly_one_line_each(pem_env: Any, invoke: Call
     entries = lines(capsys)
     assert len(entries) == WARM_INVOCATIONS  # one "request denied" line per request, never more
     assert {entry["reason"] for entry in entries} == {"missing_token"}
-    assert {entry["request_id"] for entry in entries} == {"test-request-id"}
+    assert {entry["requestId"] for entry in entries} == {"test-request-id"}
     assert len(stdout_handlers()) == 1
     assert root_counter.count == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Both of Lambda's log formats: the package's lines are the same JSON
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("log_format", ["JSON", "TEXT", None], ids=["JSON", "TEXT", "unset"])
+def test_the_field_names_are_the_runtimes_in_both_log_formats(pem_env: Any, invoke: Callable[[Any], dict[str, Any]],
+                                                              logger: logging.Logger, log_format: str | None,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    if log_format is None:
+        monkeypatch.delenv("AWS_LAMBDA_LOG_FORMAT", raising=False)
+    else:
+        monkeypatch.setenv("AWS_LAMBDA_LOG_FORMAT", log_format)
+    invoke({})
+    (entry,) = lines(capsys)
+    assert list(entry) == ["timestamp", "level", "message", "logger", "requestId", "reason", "status"]
+    assert (entry["level"], entry["message"], entry["logger"]) == ("INFO", "request denied", "lambdaone.handler")
+    assert (entry["requestId"], entry["reason"], entry["status"]) == ("test-request-id", "missing_token", 401)
+    assert TIMESTAMP.fullmatch(entry["timestamp"])
+    assert "request_id" not in entry
+
+
+def test_every_line_of_a_cold_start_has_the_standard_fields(clean_env: pytest.MonkeyPatch,
+                                                            invoke: Callable[[Any], dict[str, Any]],
+                                                            logger: logging.Logger,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    clean_env.setenv("AWS_LAMBDA_LOG_FORMAT", "JSON")
+    clean_env.setenv("REQUIRE", "treasure:read")  # a configuration error: an ERROR line, then a denial
+    invoke({})
+    entries = lines(capsys)
+    assert [entry["level"] for entry in entries] == ["ERROR", "ERROR"]
+    for entry in entries:
+        assert list(entry)[:5] == list(logs.STANDARD_FIELDS)
+        assert entry["requestId"] == "test-request-id"
