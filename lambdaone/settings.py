@@ -2,7 +2,11 @@
 
 ``load(environ)`` parses and validates every variable and returns :class:`Settings`, or raises
 :class:`ConfigurationError` naming the variable and the fix. It is pure: no key file is read
-and no network is touched here (``handler`` builds the key source from the settings).
+and no network is touched here (``handler`` builds the key sources from the settings).
+
+Key sources, exactly one way for all issuers: ``SIGNATUREKEYPATH`` (a single issuer only),
+``JWKSPATH`` (one URL per issuer, in ``ISSUER``'s order), or neither: OpenID Connect Discovery
+from each issuer (``Settings.discovery``; ``lambdaone.discovery`` fetches the documents).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ TASK_ROOT = Path(__file__).resolve().parent.parent
 #: Every variable the Lambda reads; a change to any of them makes the configuration load again.
 VARIABLES = (
     "REQUIRE", "AUDIENCE", "ISSUER", "JWKSPATH", "SIGNATUREKEYPATH", "ALGORITHMS", "LEEWAY",
-    "JWKS_CACHE_SECONDS", "JWKS_COOLDOWN_SECONDS", "JWKS_STALE_SECONDS", "JWKS_TIMEOUT_SECONDS",
+    "JWKS_CACHE_SECONDS", "JWKS_MIN_CACHE_SECONDS", "JWKS_COOLDOWN_SECONDS", "JWKS_STALE_SECONDS", "JWKS_TIMEOUT_SECONDS",
     "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL", "TOKEN_CACHE_SIZE",
 )
 
@@ -48,7 +52,13 @@ class ConfigurationError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated configuration. ``required_scopes`` empty means authorization is off."""
+    """Validated configuration. ``required_scopes`` empty means authorization is off.
+
+    ``issuers`` lists every accepted ``iss`` (exactly, trailing slash included); ``issuer`` is the
+    first (the only one in a single-issuer configuration). ``jwks_urls`` holds one JWKS URL per
+    issuer, in the same order, or nothing; ``jwks_url`` is the first. Built with only ``issuer``
+    (and ``jwks_url``), the lists follow from them.
+    """
 
     required_scopes: tuple[str, ...] = ()
     audiences: tuple[str, ...] = ()
@@ -58,16 +68,43 @@ class Settings:
     algorithms: frozenset[str] = frozenset({"RS256"})
     leeway: float = 30.0
     jwks_cache_seconds: float = 600.0
+    jwks_min_cache_seconds: float = 60.0
     jwks_cooldown_seconds: float = 10.0
     jwks_stale_seconds: float = 1800.0
     jwks_timeout_seconds: float = 2.0
     log_level: int = logging.INFO
     token_cache_size: int = 1000
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    issuers: tuple[str, ...] = ()
+    jwks_urls: tuple[str, ...] = ()
+    #: ``issuers`` as a set: the warm path picks a token's issuer with one hash lookup.
+    issuer_set: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        if not self.issuers and self.issuer:
+            object.__setattr__(self, "issuers", (self.issuer,))
+        elif self.issuers and self.issuer not in ("", self.issuers[0]):
+            raise ValueError("Settings: issuer must be the first of issuers")
+        if self.issuers:
+            object.__setattr__(self, "issuer", self.issuers[0])
+        if not self.jwks_urls and self.jwks_url:
+            object.__setattr__(self, "jwks_urls", (self.jwks_url,))
+        elif self.jwks_urls and self.jwks_url not in (None, self.jwks_urls[0]):
+            raise ValueError("Settings: jwks_url must be the first of jwks_urls")
+        if self.jwks_urls:
+            object.__setattr__(self, "jwks_url", self.jwks_urls[0])
+        if self.jwks_urls and len(self.jwks_urls) != len(self.issuers):
+            raise ValueError("Settings: one JWKS URL per issuer")
+        object.__setattr__(self, "issuer_set", frozenset(self.issuers))
 
     @property
     def authorization_required(self) -> bool:
         return bool(self.required_scopes)
+
+    @property
+    def discovery(self) -> bool:
+        """Whether keys come from OpenID Connect Discovery (neither JWKSPATH nor SIGNATUREKEYPATH set)."""
+        return self.authorization_required and self.key_path is None and not self.jwks_urls
 
 
 _VARIABLE_KEYS = tuple(os.fsencode(name) for name in VARIABLES)
@@ -97,36 +134,46 @@ def load(environ: Mapping[str, str]) -> Settings:
         )
         return Settings(log_level=log_level, warnings=tuple(warnings))
 
-    issuer = environ.get("ISSUER", "").strip()
-    if not issuer:
-        raise ConfigurationError("ISSUER", "missing while REQUIRE is set",
-                                 "set it to the issuer's exact 'iss' value, e.g. https://example.okta.com/oauth2/default")
+    issuers = _issuers(environ.get("ISSUER", ""))
     audiences = tuple(dict.fromkeys(a.strip() for a in environ.get("AUDIENCE", "").split(",") if a.strip()))
     if not audiences:
         raise ConfigurationError("AUDIENCE", "missing while REQUIRE is set",
                                  "set it to the API identifier the tokens are issued for (comma separated for several)")
 
-    jwks_url = environ.get("JWKSPATH", "").strip() or None
+    jwks_urls = tuple(url for url in _SEPARATORS.split(environ.get("JWKSPATH", "")) if url)
     key_file = environ.get("SIGNATUREKEYPATH", "").strip() or None
-    if jwks_url and key_file:
+    if jwks_urls and key_file:
         raise ConfigurationError("JWKSPATH/SIGNATUREKEYPATH", "both are set",
-                                 "keep exactly one: JWKSPATH for the issuer's key set, SIGNATUREKEYPATH for a PEM file")
-    if not jwks_url and not key_file:
-        raise ConfigurationError("JWKSPATH/SIGNATUREKEYPATH", "neither is set while REQUIRE is set",
-                                 "set JWKSPATH to the issuer's JWKS URL or SIGNATUREKEYPATH to a PEM public key file")
-    if jwks_url:
-        _check_jwks_url(jwks_url)
+                                 "keep exactly one: JWKSPATH for the issuers' key sets, SIGNATUREKEYPATH for a PEM "
+                                 "file, or neither for OpenID Connect Discovery")
+    if key_file and len(issuers) > 1:
+        raise ConfigurationError("SIGNATUREKEYPATH", f"one PEM key cannot serve the {len(issuers)} issuers in ISSUER",
+                                 "set JWKSPATH to one JWKS URL per issuer, or unset both for OpenID Connect Discovery")
+    if jwks_urls and len(jwks_urls) != len(issuers):
+        raise ConfigurationError("ISSUER/JWKSPATH",
+                                 f"ISSUER lists {len(issuers)} issuer(s) but JWKSPATH {len(jwks_urls)} URL(s)",
+                                 "give JWKSPATH exactly one JWKS URL per issuer, in ISSUER's order")
+    for url in jwks_urls:
+        _check_url(url, "JWKSPATH", "the issuer's https JWKS URL")
+    if not jwks_urls and not key_file:
+        for issuer in issuers:  # discovery: each issuer is where its metadata is fetched from
+            _check_url(issuer, "ISSUER", "https issuer identifiers for OpenID Connect Discovery, or set JWKSPATH "
+                                         "(one JWKS URL per issuer)")
+            if urlsplit(issuer).query or "#" in issuer:
+                raise ConfigurationError("ISSUER", f"{redact_url(issuer)[:60]!r} has a query or fragment, which an "
+                                         "issuer identifier never has", "use the issuer's exact 'iss' value")
     key_path = _key_path(key_file) if key_file else None
 
     return Settings(
         required_scopes=scopes,
         audiences=audiences,
-        issuer=issuer,
-        jwks_url=jwks_url,
+        issuers=issuers,
+        jwks_urls=jwks_urls,
         key_path=key_path,
         algorithms=_algorithms(environ.get("ALGORITHMS", "")),
         leeway=_seconds(environ, "LEEWAY", 30.0, low=0, high=600),
         jwks_cache_seconds=_seconds(environ, "JWKS_CACHE_SECONDS", 600.0, low=1, high=86400),
+        jwks_min_cache_seconds=_seconds(environ, "JWKS_MIN_CACHE_SECONDS", 60.0, low=0, high=86400),
         jwks_cooldown_seconds=_seconds(environ, "JWKS_COOLDOWN_SECONDS", 10.0, low=0, high=3600),
         jwks_stale_seconds=_seconds(environ, "JWKS_STALE_SECONDS", 1800.0, low=0, high=86400),
         jwks_timeout_seconds=_seconds(environ, "JWKS_TIMEOUT_SECONDS", 2.0, low=0.1, high=30),
@@ -134,6 +181,19 @@ def load(environ: Mapping[str, str]) -> Settings:
         token_cache_size=_count(environ, "TOKEN_CACHE_SIZE", 1000, high=100_000),
         warnings=tuple(warnings),
     )
+
+
+def _issuers(text: str) -> tuple[str, ...]:
+    issuers = [issuer for issuer in _SEPARATORS.split(text) if issuer]
+    if not issuers:
+        raise ConfigurationError("ISSUER", "missing while REQUIRE is set",
+                                 "set it to the issuer's exact 'iss' value, e.g. https://example.okta.com/oauth2/default "
+                                 "(several issuers separated by commas or spaces)")
+    for position, issuer in enumerate(issuers):
+        if issuer in issuers[:position]:
+            raise ConfigurationError("ISSUER", f"{redact_url(issuer)[:60]!r} is listed twice",
+                                     "list each issuer once (JWKSPATH, if set, gives one URL per issuer)")
+    return tuple(issuers)
 
 
 def _scopes(text: str) -> tuple[str, ...]:
@@ -184,24 +244,26 @@ def _count(environ: Mapping[str, str], name: str, default: int, *, high: int) ->
     return int(text)
 
 
-def _check_jwks_url(url: str) -> None:
+def _check_url(url: str, variable: str, wanted: str) -> None:
+    """``url`` is https with a host (plain http only on loopback) and carries no credentials."""
     shown = redact_url(url)  # messages never repeat credentials, whatever the URL's form
     if has_credentials(url):
-        raise ConfigurationError("JWKSPATH", f"{shown!r} carries credentials (user:password@)",
-                                 "a JWKS is public: remove the credentials and use the issuer's https JWKS URL")
+        raise ConfigurationError(variable, f"{shown!r} carries credentials (user:password@)",
+                                 f"{'a JWKS' if variable == 'JWKSPATH' else 'discovery metadata'} is public: "
+                                 f"remove the credentials and use {wanted}")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
     except ValueError:  # e.g. an unclosed IPv6 bracket: a configuration error, not a crash on every request
-        raise ConfigurationError("JWKSPATH", f"{shown!r} is not a valid URL",
-                                 "use the issuer's https JWKS URL (plain http is allowed only on loopback)") from None
+        raise ConfigurationError(variable, f"{shown!r} is not a valid URL",
+                                 f"use {wanted} (plain http is allowed only on loopback)") from None
     if parts.scheme == "https" and host:
         return
     if parts.scheme == "http" and is_loopback_host(host):
         return
     shown = f"{parts.scheme}://{host}" if host else shown[:40]  # never repeat a long URL
-    raise ConfigurationError("JWKSPATH", f"{shown!r} is not an https URL",
-                             "use the issuer's https JWKS URL (plain http is allowed only on loopback, for local tests)")
+    raise ConfigurationError(variable, f"{shown!r} is not an https URL",
+                             f"use {wanted} (plain http is allowed only on loopback, for local tests)")
 
 
 def has_credentials(url: str) -> bool:
@@ -261,3 +323,4 @@ def _log_level(environ: Mapping[str, str], warnings: list[str]) -> int:
                 return logging.INFO
             return level
     return logging.INFO
+

@@ -39,6 +39,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_MD = PROJECT_ROOT / "deploy.md"
 TOKEN = "stand-in-token"  # moto never runs the code: any text shows that the payload reaches the function
 FUNCTION, ROLE, REPOSITORY = "lambdaone", "lambdaone-execution", "lambdaone"
+AUTHORIZER_FUNCTION = "lambdaone-authorizer"
+#: The skip reasons deploy.md may give: what the stand-in cannot do.
+ALLOWED_SKIPS = ("the local stand-in runs no code", "the local stand-in records the APIs but serves no requests")
 BASIC_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 SKIP_MARKER = re.compile(r"<!--\s*deploy-test:\s*skip\s*\((?P<reason>[^)]+)\)\s*-->\s*$")
 FENCE = re.compile(r"^```bash\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -207,6 +210,8 @@ def run(deploy_text: str, built_zip: Path, standin: AwsStandin, tmp_path_factory
         "functions": standin.client("lambda").list_functions()["Functions"],
         "roles": [role["RoleName"] for role in standin.client("iam").list_roles()["Roles"]],
         "repositories": standin.client("ecr").describe_repositories()["repositories"],
+        "rest_apis": standin.client("apigateway").get_rest_apis()["items"],
+        "http_apis": standin.client("apigatewayv2").get_apis()["Items"],
     }
     return Run(calls, workdir, built_zip, after)
 
@@ -227,16 +232,26 @@ def test_the_page_has_both_paths_and_every_skip_says_why(deploy_text: str) -> No
                    "aws ecr get-login-password", "docker login", "docker tag", "docker push",
                    "aws lambda invoke", "--cli-binary-format raw-in-base64-out", "aws lambda update-function-code",
                    "aws lambda delete-function", "aws ecr delete-repository", "aws iam detach-role-policy",
-                   "aws iam delete-role"):
+                   "aws iam delete-role",
+                   "--handler lambda_function.authorizer", "aws apigateway create-rest-api",
+                   "aws apigateway create-authorizer", "--type TOKEN",
+                   "--identity-source method.request.header.Authorization", "--authorizer-uri",
+                   "aws lambda add-permission", "--principal apigateway.amazonaws.com", "aws apigatewayv2 create-api",
+                   "aws apigatewayv2 create-authorizer", "--authorizer-type REQUEST",
+                   "--authorizer-payload-format-version 2.0", "--enable-simple-responses",
+                   "--identity-source '$request.header.Authorization'", "aws apigateway delete-rest-api",
+                   "aws apigatewayv2 delete-api"):
         assert needed in commands, f"deploy.md has no {needed!r}"
     skipped = [block for block in blocks if block.skip_reason is not None]
     assert all(len(block.skip_reason or "") > 10 for block in skipped)
-    assert len(skipped) <= 1, "only the log-group clean-up needs a real Lambda run"
+    assert all(block.skip_reason.startswith(ALLOWED_SKIPS) for block in skipped if block.skip_reason), (
+        "only what the stand-in cannot do is skipped: the log group of a real run, calls to a served API")
+    assert len(skipped) <= 2
 
 
 def test_every_command_uses_the_one_set_of_names(deploy_text: str) -> None:
     commands = " ".join(block.body for block in bash_blocks(deploy_text)).replace("\\\n", " ")
-    assert set(re.findall(r"--function-name (\S+)", commands)) == {FUNCTION}
+    assert set(re.findall(r"--function-name (\S+)", commands)) == {FUNCTION, AUTHORIZER_FUNCTION}
     assert set(re.findall(r"--role-name (\S+)", commands)) == {ROLE}
     assert set(re.findall(r"--repository-name (\S+)", commands)) == {REPOSITORY}
     assert "service-role/lambdaone" not in deploy_text, "the role is created without a path"
@@ -329,10 +344,11 @@ def test_the_image_path_uses_the_documented_repository(run: Run, deploy_text: st
 
 
 def test_the_clean_up_leaves_nothing_behind(run: Run) -> None:
-    assert run.after == {"functions": [], "roles": [], "repositories": []}
+    assert run.after == {"functions": [], "roles": [], "repositories": [], "rest_apis": [], "http_apis": []}
     deleted = [call.arguments[:2] for call in run.calls if call.tool == "aws" and call.arguments[1].startswith(
         ("delete-", "detach-"))]
-    assert deleted == [["lambda", "delete-function"], ["lambda", "delete-function"], ["ecr", "delete-repository"],
+    assert deleted == [["lambda", "delete-function"], ["apigateway", "delete-rest-api"], ["apigatewayv2", "delete-api"],
+                       ["lambda", "delete-function"], ["lambda", "delete-function"], ["ecr", "delete-repository"],
                        ["iam", "detach-role-policy"], ["iam", "delete-role"]]
 
 
@@ -350,3 +366,86 @@ def test_the_skip_marker_is_read() -> None:
     blocks = bash_blocks(text)
     assert [(block.heading, block.skip_reason) for block in blocks] == [("## A", None), ("## A", "needs a real account")]
     assert "echo skipped" not in script_for(blocks) and "echo run" in script_for(blocks)
+
+
+# --- the authorizer steps (the stand-in records them; it invokes no authorizer) ---------------------------
+
+
+def _authorizer_uri(deploy_text: str) -> str:
+    function = documented(names_table(deploy_text)["Authorizer function (same artifact, handler "
+                                                   "`lambda_function.authorizer`)"])
+    return f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function}/invocations"
+
+
+def _permissions(run: Run, function: str) -> list[dict[str, Any]]:
+    """The policy statements that add-permission returned for ``function``."""
+    return [json.loads(call.output()["Statement"]) for call in run.aws("lambda", "add-permission")
+            if call.option("--function-name") == function]
+
+
+def test_the_authorizer_function_is_the_same_zip_with_the_authorizer_handler(run: Run, deploy_text: str) -> None:
+    [created_call] = [call for call in run.aws("lambda", "create-function")
+                      if call.option("--function-name") == AUTHORIZER_FUNCTION]
+    created = created_call.output()
+    assert created["FunctionArn"] == documented(names_table(deploy_text)[
+        "Authorizer function (same artifact, handler `lambda_function.authorizer`)"])
+    assert (created["Runtime"], created["Handler"]) == ("python3.12", "lambda_function.authorizer")
+    assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(run.zip_path.read_bytes()).digest()).decode()
+    assert created["Environment"]["Variables"]["REQUIRE"], "an authorizer without REQUIRE refuses every request"
+    import lambda_function
+
+    assert callable(lambda_function.authorizer), "the handler string names a function that exists"
+
+
+def test_the_rest_api_has_a_token_authorizer_on_every_route(run: Run, deploy_text: str) -> None:
+    [api] = (call.stdout.strip() for call in run.aws("apigateway", "create-rest-api"))
+    [got] = run.aws("apigateway", "get-authorizer")
+    authorizer = got.output()
+    assert authorizer["type"] == "TOKEN"
+    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    assert authorizer["authorizerUri"] == _authorizer_uri(deploy_text)
+    assert 0 <= authorizer["authorizerResultTtlInSeconds"] <= 3600
+    [method] = run.aws("apigateway", "put-method")
+    assert (method.output()["authorizationType"], method.output()["authorizerId"]) == ("CUSTOM", authorizer["id"])
+    [integration] = run.aws("apigateway", "put-integration")
+    assert integration.output()["type"] == "AWS_PROXY"
+    assert integration.output()["uri"].endswith(f"function:{FUNCTION}/invocations")
+    [deployment] = run.aws("apigateway", "create-deployment")
+    assert deployment.option("--stage-name") == "prod"
+    [authorizer_permission] = [statement for statement in _permissions(run, AUTHORIZER_FUNCTION)
+                               if statement["Sid"] == "apigateway-rest-authorizer"]
+    assert authorizer_permission["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert authorizer_permission["Action"] == "lambda:InvokeFunction"
+    assert authorizer_permission["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api}/authorizers/{authorizer['id']}")
+
+
+def test_the_http_api_has_a_simple_response_authorizer(run: Run, deploy_text: str) -> None:
+    [api] = (call.stdout.strip() for call in run.aws("apigatewayv2", "create-api"))
+    [got] = run.aws("apigatewayv2", "get-authorizer")
+    authorizer = got.output()
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer["EnableSimpleResponses"] is True
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    assert authorizer["AuthorizerUri"] == _authorizer_uri(deploy_text)
+    [route] = run.aws("apigatewayv2", "create-route")
+    assert (route.output()["AuthorizationType"], route.output()["AuthorizerId"]) == (
+        "CUSTOM", authorizer["AuthorizerId"])
+    [stage] = run.aws("apigatewayv2", "create-stage")
+    assert stage.output()["StageName"] == "$default"
+    statements = {statement["Sid"]: statement for statement in _permissions(run, AUTHORIZER_FUNCTION)}
+    assert statements["apigateway-http-authorizer"]["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api}/authorizers/{authorizer['AuthorizerId']}")
+
+
+def test_api_gateway_may_invoke_the_backend_of_both_apis(run: Run) -> None:
+    statements = {statement["Sid"]: statement for statement in _permissions(run, FUNCTION)}
+    assert set(statements) == {"apigateway-rest-backend", "apigateway-http-backend"}
+    assert all(statement["Principal"] == {"Service": "apigateway.amazonaws.com"} for statement in statements.values())
+
+
+def test_the_steps_say_the_stand_in_invokes_no_authorizer(deploy_text: str) -> None:
+    section = deploy_text.split("## The same function as an API Gateway authorizer", 1)[1].split("\n## ", 1)[0]
+    assert "does **not** serve the APIs and does not invoke authorizers" in section
+    assert "ignores the token's `exp`" in section
