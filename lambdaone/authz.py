@@ -1,9 +1,11 @@
 """Authorization: verify a bearer token and check its scopes, returning a :class:`Decision`.
 
 The order of the checks is the order of trust: shape and header (``jose``: one strict parse),
-the header's members (algorithm from the allow-list, ``typ``, ``cty``, ``kid``), key, the other
-segments, ``crit``, signature (PyJWT's algorithm objects), then the payload and its registered
-claims (``claims``), then scopes. The first failure ends it with a
+the header's members (algorithm from the allow-list, ``typ``, ``cty``, ``kid``), the payload
+(parsed once, still untrusted) whose ``iss`` picks the issuer and so the key source (an ``iss``
+that is not configured ends here, before any key lookup or network call), key, the other
+segments, ``crit``, signature (PyJWT's algorithm objects), then the registered claims
+(``claims``) of the payload parsed before, then scopes. The first failure ends it with a
 :class:`~lambdaone.reasons.Denial`, which becomes a decision here and nowhere else.
 
 With a :class:`~lambdaone.token_cache.VerifiedTokenCache`, a token that verified before skips
@@ -16,11 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from . import jose
 from .claims import TimeClaims, check_registered_claims, check_scopes, check_times, granted_scopes, missing_scopes
-from .keys import VerificationKey
+from .issuers import IssuerKeys
+from .keys import KeySource, VerificationKey
 from .reasons import Denial, Reason
 from .settings import Settings
 from .token_cache import CachedVerification, VerifiedTokenCache
@@ -41,10 +44,8 @@ _SUBJECT_LOG_LENGTH = 128
 clock: Callable[[], float] = time.time
 
 
-class KeySource(Protocol):
-    """What ``authz`` asks of ``fixed_key`` and ``jwt_key``: the key for a token's ``kid``."""
-
-    def key_for(self, kid: str | None) -> VerificationKey: ...
+#: What ``authz`` is given: one key source (a single-issuer configuration) or one per issuer.
+Keys = KeySource | IssuerKeys
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Verified(NamedTuple):
     key: VerificationKey
     kid: str | None
     times: TimeClaims
+    issuer: str = ""
 
 
 class TokenClaims(Mapping[str, Any]):
@@ -102,9 +104,12 @@ class TokenClaims(Mapping[str, Any]):
         return f"TokenClaims({self._loaded()!r})"
 
 
-def authorize(token: str | None, settings: Settings, key_source: KeySource | None,
+def authorize(token: str | None, settings: Settings, key_source: Keys | None,
               cache: VerifiedTokenCache | None = None) -> Decision:
     """Decide whether a request presenting ``token`` (None: no bearer token) may be served.
+
+    ``key_source`` is an :class:`~lambdaone.issuers.IssuerKeys` (one source per issuer), or a
+    single key source when ``settings`` has exactly one issuer.
 
     With ``cache``, a token found there is allowed only if the key source still answers its ``kid``
     with the very key that verified it, its time claims hold now (with ``LEEWAY``), and it grants
@@ -130,14 +135,14 @@ def authorize(token: str | None, settings: Settings, key_source: KeySource | Non
             cache.put(token, CachedVerification(
                 settings=settings, key=verified.key, kid=verified.kid, times=verified.times,
                 granted_required=granted.intersection(settings.required_scopes),
-                subject=subject))
+                subject=subject, issuer=verified.issuer))
         missing_scopes(granted, settings.required_scopes)
     except Denial as denial:
         return Decision(denial.reason, required_scopes=settings.required_scopes, detail=denial.detail)
     return Decision(Reason.ALLOWED, claims=verified.claims, detail={"sub": subject})
 
 
-def _still_verified(token: str, entry: CachedVerification, settings: Settings, key_source: KeySource,
+def _still_verified(token: str, entry: CachedVerification, settings: Settings, key_source: Keys,
                     cache: VerifiedTokenCache, now: float) -> bool:
     """Whether a cached verification still stands: same settings, same key (no rotation), not expired.
 
@@ -147,7 +152,7 @@ def _still_verified(token: str, entry: CachedVerification, settings: Settings, k
     if entry.settings is not settings:
         return False  # verified under another configuration: take the full path
     try:
-        current = _key_for(key_source, entry.kid)
+        current = _key_for(source_for_issuer(key_source, settings, entry.issuer), entry.kid)
     except Denial:
         cache.discard(token)
         raise
@@ -166,26 +171,28 @@ def _allowed_again(token: str, entry: CachedVerification, settings: Settings, no
     return Decision(Reason.ALLOWED, claims=TokenClaims(token), detail={"sub": entry.subject})
 
 
-def verify(token: str, settings: Settings, key_source: KeySource) -> dict[str, Any]:
+def verify(token: str, settings: Settings, key_source: Keys) -> dict[str, Any]:
     """The token's claims once its signature, algorithm, type and registered claims all check out."""
     return _verify(token, settings, key_source, clock()).claims
 
 
-def verify_token(token: str, settings: Settings, key_source: KeySource) -> Verified:
+def verify_token(token: str, settings: Settings, key_source: Keys) -> Verified:
     """Like :func:`verify`, with the key that verified the token and its time claims."""
     return _verify(token, settings, key_source, clock())
 
 
-def _verify(token: str, settings: Settings, key_source: KeySource, now: float) -> Verified:
+def _verify(token: str, settings: Settings, key_source: Keys, now: float) -> Verified:
     jws = jose.split(token)
     header = jws.header
     algorithm, kid = check_header(header, settings)
-    key = _key_for(key_source, kid)
-    if not key.fits(algorithm):
-        raise Denial(Reason.ALGORITHM_KEY_MISMATCH, alg=algorithm)
     if header.get("b64", True) is False:
         raise Denial(Reason.MALFORMED_TOKEN, why="b64=false (unencoded payload) is not supported")
-    payload = jose.decode_segment(jws.payload_segment, "payload")
+    # Parsed once, here, untrusted until the signature checks out: its iss says whose keys to ask.
+    claims = jose.parse_object(jose.decode_segment(jws.payload_segment, "payload"), "payload")
+    issuer = claimed_issuer(claims, settings)
+    key = _key_for(source_for_issuer(key_source, settings, issuer), kid)
+    if not key.fits(algorithm):
+        raise Denial(Reason.ALGORITHM_KEY_MISMATCH, alg=algorithm)
     signature = jose.decode_segment(jws.signature_segment, "signature")
     if "kid" in header and kid is None:
         raise Denial(Reason.INVALID_TOKEN, error="InvalidTokenError", why="kid is null")
@@ -193,10 +200,36 @@ def _verify(token: str, settings: Settings, key_source: KeySource, now: float) -
         check_critical(header)
     if not jose.signature_is_valid(jws, signature, algorithm, key.public_key):
         raise Denial(Reason.BAD_SIGNATURE, error="InvalidSignatureError")
-    claims = jose.parse_object(payload, "payload")
-    times = check_registered_claims(claims, issuer=settings.issuer, audiences=settings.audiences,
+    times = check_registered_claims(claims, issuer=issuer, audiences=settings.audiences,
                                     leeway=settings.leeway, now=now)
-    return Verified(claims=claims, key=key, kid=kid, times=times)
+    return Verified(claims=claims, key=key, kid=kid, times=times, issuer=issuer)
+
+
+def claimed_issuer(claims: Mapping[str, Any], settings: Settings) -> str:
+    """The token's ``iss`` when it is one of the configured issuers (exactly); a denial otherwise.
+
+    Read before the signature is checked, only to choose whose keys to ask: the signature, made
+    by that issuer's key, is what later proves the claim.
+    """
+    issuer = claims.get("iss")
+    if issuer is None:
+        raise Denial(Reason.MISSING_CLAIM, error="MissingRequiredClaimError", claim="iss")
+    if type(issuer) is not str or issuer not in settings.issuer_set:
+        raise Denial(Reason.WRONG_ISSUER, error="InvalidIssuerError")
+    return issuer
+
+
+def source_for_issuer(keys: Keys, settings: Settings, issuer: str) -> KeySource:
+    """The key source of a configured ``issuer``: its own, never another issuer's."""
+    if isinstance(keys, IssuerKeys):
+        source = keys.get_source(issuer)
+        if source is None:  # configured in settings but given no source: a wiring bug, fail closed
+            raise Denial(Reason.CONFIGURATION_ERROR, why="no key source for a configured issuer")
+        return source
+    if len(settings.issuers) != 1 or issuer != settings.issuer:
+        # One source cannot tell issuers apart: it may serve a single-issuer configuration only.
+        raise Denial(Reason.CONFIGURATION_ERROR, why="one key source for several issuers")
+    return keys
 
 
 def _key_for(key_source: KeySource, kid: str | None) -> VerificationKey:

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import jwt_key, logs
+from . import discovery, jwt_key, logs, snapstart
 from . import settings as settings_module
-from .authz import Decision, KeySource, authorize
+from .authz import Decision, KeySource, Keys, authorize
 from .fixed_key import FixedKeySource, KeyFileError
+from .issuers import IssuerKeys
 from .reasons import Denial, Reason
 from .request import bearer_token
 from .responses import respond
@@ -30,14 +31,15 @@ logs.configure()
 
 @dataclass(frozen=True)
 class Runtime:
-    """What one configuration needs at run time: settings, key source and token cache, or the configuration error.
+    """What one configuration needs at run time: settings, key sources and token cache, or the configuration error.
 
+    ``key_source`` is the issuer's key source with one issuer, an :class:`IssuerKeys` with several.
     The verified-token cache belongs to the runtime: a new configuration starts with an empty one.
     """
 
     fingerprint: tuple[object, ...]
     settings: Settings | None
-    key_source: KeySource | None
+    key_source: Keys | None
     error: str | None = None
     token_cache: VerifiedTokenCache | None = None
 
@@ -79,8 +81,11 @@ def _build_runtime(environ: Mapping[str, str], fingerprint: tuple[object, ...]) 
     return Runtime(fingerprint, settings, key_source, token_cache=cache)
 
 
-def build_key_source(settings: Settings) -> KeySource | None:
-    """The key source the settings name, checked against ``ALGORITHMS``; None when authorization is off."""
+def build_key_source(settings: Settings) -> Keys | None:
+    """The key sources the settings name (one per issuer); None when authorization is off.
+
+    One issuer: its source itself. Several: an :class:`IssuerKeys`, each issuer with its own source.
+    """
     if not settings.authorization_required:
         return None
     if settings.key_path is not None:
@@ -94,21 +99,34 @@ def build_key_source(settings: Settings) -> KeySource | None:
                 "ALGORITHMS", f"none of {sorted(settings.algorithms)} fits the key in SIGNATUREKEYPATH",
                 f"allow one of {sorted(source.algorithms)}")
         return source
-    assert settings.jwks_url is not None
     policy = jwt_key.CachePolicy(
         lifetime=settings.jwks_cache_seconds,
         cooldown=settings.jwks_cooldown_seconds,
         stale_for=settings.jwks_stale_seconds,
         timeout=settings.jwks_timeout_seconds,
+        min_lifetime=settings.jwks_min_cache_seconds,
     )
-    return jwt_key.source_for(settings.jwks_url, policy)
+    sources: dict[str, KeySource] = {}
+    for position, issuer in enumerate(settings.issuers):
+        if settings.jwks_urls:
+            sources[issuer] = jwt_key.source_for(settings.jwks_urls[position], policy)
+        else:
+            sources[issuer] = discovery.source_for(issuer, policy)
+    if len(sources) == 1:
+        return sources[settings.issuer]
+    return IssuerKeys(sources)
 
 
 def warm_up() -> None:
-    """At cold start: load the configuration and fetch JWKS keys before the first request arrives."""
+    """At cold start: load the configuration and fetch JWKS keys (and discovery metadata) before the first request.
+
+    Under SnapStart the keys fetched here are frozen into the snapshot: an after-restore hook
+    (``lambdaone.snapstart``) refreshes them, and key age counts wall-clock time anyway.
+    """
     runtime = current_runtime()
-    if isinstance(runtime.key_source, jwt_key.JwksKeySource):
+    if isinstance(runtime.key_source, (jwt_key.JwksKeySource, IssuerKeys)):
         runtime.key_source.prefetch()
+    snapstart.register_after_restore(jwt_key.after_restore)
 
 
 def handle(event: Any, context: Any) -> dict[str, Any]:

@@ -14,6 +14,9 @@ a transfer coding other than ``chunked`` or a content coding other than ``identi
 Every failure is a :class:`FetchError` whose message is short and safe to log: it names the stage
 and the host, never the URL's path, query or credentials, nor anything the server sent.
 
+``fetch_json`` also reads the answer's ``Cache-Control`` (:func:`cache_max_age`): the key sources
+let it shorten their lifetime, within their bounds. The same rules fetch discovery documents.
+
 ``ssl`` is imported only for an ``https`` URL; no proxy variables are read (``HTTPS_PROXY`` is ignored).
 """
 
@@ -27,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 from .settings import has_credentials, is_loopback_host
@@ -50,7 +53,22 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class FetchError(Exception):
-    """The fetch failed; the message is short, names the stage, and is safe to log."""
+    """The fetch failed; the message is short, names the stage, and is safe to log.
+
+    ``status`` is the HTTP status of a final answer other than 200 (None for any other failure):
+    discovery falls back to RFC 8414's metadata on a 404.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Fetched(NamedTuple):
+    """A parsed JSON answer and what its ``Cache-Control`` says about its lifetime (None: nothing)."""
+
+    document: Any
+    max_age: float | None
 
 
 @dataclass(frozen=True)
@@ -119,10 +137,45 @@ def fetch_document(
     ssl_context: Any = None,
 ) -> Any:
     """GET ``url`` and parse its body as JSON, all within ``timeout`` seconds; raise :class:`FetchError`."""
+    return fetch_json(url, timeout=timeout, headers=headers, max_bytes=max_bytes, ssl_context=ssl_context).document
+
+
+def fetch_json(
+    url: str,
+    *,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_BODY_BYTES,
+    ssl_context: Any = None,
+) -> Fetched:
+    """Like :func:`fetch_document`, with the ``max-age`` of the answer's ``Cache-Control``."""
     deadline = Deadline(timeout)
     target = parse_target(url)
-    body = fetch_body(target, deadline, headers or {}, max_bytes, ssl_context)
-    return parse_json(body)
+    response_headers: dict[bytes, list[bytes]] = {}
+    body = fetch_body(target, deadline, headers or {}, max_bytes, ssl_context, response_headers)
+    return Fetched(parse_json(body), cache_max_age(response_headers.get(b"cache-control", [])))
+
+
+_MAX_AGE = re.compile(rb'max-age[ \t]*=[ \t]*"?([0-9]{1,10})"?')
+
+
+def cache_max_age(values: list[bytes]) -> float | None:
+    """The lifetime ``Cache-Control`` header values give a response (seconds), or None when they say none.
+
+    ``no-store`` and ``no-cache`` count as 0 (the response may not be reused without asking again);
+    of several ``max-age`` the smallest wins, and a malformed one counts as 0 (RFC 9111 §4.2.1:
+    an invalid freshness lifetime means stale). The key sources floor what comes out of here, so
+    0 never means a fetch per request.
+    """
+    ages: list[float] = []
+    for directive in _tokens(values):
+        name = directive.split(b"=", 1)[0].strip(b" \t")
+        if name in (b"no-store", b"no-cache"):
+            ages.append(0.0)
+        elif name == b"max-age":
+            match = _MAX_AGE.fullmatch(directive)
+            ages.append(float(match.group(1)) if match else 0.0)
+    return min(ages) if ages else None
 
 
 def parse_json(body: bytes) -> Any:
@@ -135,8 +188,11 @@ def parse_json(body: bytes) -> Any:
 
 
 def fetch_body(target: Target, deadline: Deadline, headers: Mapping[str, str], max_bytes: int,
-               ssl_context: Any = None) -> bytes:
-    """Connect, send the GET, read a 200 response's body; every step within ``deadline``."""
+               ssl_context: Any = None, response_headers: dict[bytes, list[bytes]] | None = None) -> bytes:
+    """Connect, send the GET, read a 200 response's body; every step within ``deadline``.
+
+    ``response_headers``, when given, receives the final answer's headers (lower-case names).
+    """
     stage = _Stage("name resolution")
     try:
         sock = _connect(target, deadline, stage)
@@ -146,7 +202,7 @@ def fetch_body(target: Target, deadline: Deadline, headers: Mapping[str, str], m
             stage.name = "request"
             sock.settimeout(deadline.left(stage.name))
             sock.sendall(_request(target, headers))
-            return _read_response(_Reader(sock, deadline, stage), max_bytes)
+            return _read_response(_Reader(sock, deadline, stage), max_bytes, response_headers)
         finally:
             sock.close()
     except FetchError:
@@ -329,7 +385,8 @@ class _Reader:
         return bytes(self._buffer[self._position :])
 
 
-def _read_response(reader: _Reader, max_bytes: int) -> bytes:
+def _read_response(reader: _Reader, max_bytes: int,
+                   response_headers: dict[bytes, list[bytes]] | None = None) -> bytes:
     for _ in range(MAX_INTERIM_RESPONSES + 1):
         reader.stage.name = "status line"
         status_line = reader.line()
@@ -345,7 +402,9 @@ def _read_response(reader: _Reader, max_bytes: int) -> bytes:
         raise FetchError(f"more than {MAX_INTERIM_RESPONSES} interim (1xx) responses")
     if status != 200:
         redirect = " (redirects are not followed)" if 300 <= status < 400 else ""
-        raise FetchError(f"HTTP {status} from the JWKS endpoint{redirect}")
+        raise FetchError(f"HTTP {status} from the JWKS endpoint{redirect}", status=status)
+    if response_headers is not None:
+        response_headers.update(headers)
     for coding in _tokens(headers.get(b"content-encoding", [])):
         if coding != b"identity":
             raise FetchError("the JWKS response has a Content-Encoding, which was not asked for")

@@ -7,8 +7,13 @@ What it guarantees (the README's cache section says the same, with the limits):
   connect, TLS, status line, headers, body), whatever the server does (see ``jwks_fetch``);
 - any failure of fetch or parse, even an unexpected exception, is a failed fetch: logged once
   (ERROR when no usable key remains, WARNING while the last good keys keep serving), never raised;
-- the keys live ``lifetime`` seconds; after that, within ``stale_for`` more, every request keeps
-  using them at once while one background fetch refreshes them (stale-while-revalidate);
+- the keys live ``lifetime`` seconds, shortened by the answer's ``Cache-Control: max-age`` (or
+  ``no-cache``/``no-store``) but never below ``min_lifetime``; after that, within ``stale_for``
+  more, every request keeps using them at once while one background fetch refreshes them
+  (stale-while-revalidate);
+- key age is measured on the monotonic clock and on the wall clock, the larger wins: a Lambda
+  SnapStart snapshot restored days later (the monotonic clock does not count the time frozen)
+  never trusts keys older than their lifetime; ``after_restore`` refreshes them at once;
 - only a request without a usable key (a cold cache, or an unknown ``kid``) waits, for at most one
   deadline, and concurrent waiters share one fetch and its outcome;
 - after a failed fetch, and after a refetch for an unknown ``kid``, no fetch starts before
@@ -32,7 +37,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 
@@ -52,22 +57,41 @@ MAX_SIGNING_KEYS = 64
 WAIT_MARGIN_SECONDS = 0.25
 USER_AGENT = "lambdaone-jwks/1"
 
-#: ``fetch(url, timeout)``: one JWKS document (parsed JSON) or an exception; the default is HTTP.
+#: ``fetch(url, timeout)``: one JSON document, or a :class:`~lambdaone.jwks_fetch.Fetched` (the document
+#: and its ``Cache-Control`` max-age), or an exception; the default is :func:`fetch_with_cache_control`.
 Fetch = Callable[[str, float], Any]
 
 
 @dataclass(frozen=True)
 class CachePolicy:
-    """How long keys live and how often the JWKS endpoint may be asked (all in seconds)."""
+    """How long keys live and how often the JWKS endpoint may be asked (all in seconds).
+
+    ``lifetime`` is the most an answer lives; ``Cache-Control`` may shorten it, to no less than
+    ``min_lifetime`` (nor more than ``lifetime``), see :meth:`lifetime_for`.
+    """
 
     lifetime: float = 600.0
     cooldown: float = 10.0
     stale_for: float = 1800.0
     timeout: float = 2.0
+    min_lifetime: float = 60.0
+
+    def lifetime_for(self, max_age: float | None) -> float:
+        """How long an answer with this ``Cache-Control`` max-age (None: none) lives here."""
+        if max_age is None:
+            return self.lifetime
+        return max(min(max_age, self.lifetime), min(self.min_lifetime, self.lifetime))
 
 
 class JwksError(Exception):
-    """The JWKS endpoint could not be reached or did not return a usable key set."""
+    """The JWKS endpoint could not be reached or did not return a usable key set.
+
+    ``status``: the HTTP status of an answer other than 200, when there was one.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class KeySet:
@@ -155,7 +179,31 @@ def fetch_document(url: str, timeout: float, *, max_bytes: int = MAX_JWKS_BYTES)
         return jwks_fetch.fetch_document(url, timeout=timeout, headers={"User-Agent": USER_AGENT},
                                          max_bytes=max_bytes)
     except jwks_fetch.FetchError as error:
-        raise JwksError(str(error)) from None
+        raise JwksError(str(error), status=error.status) from None
+
+
+def fetch_with_cache_control(url: str, timeout: float, *, max_bytes: int = MAX_JWKS_BYTES) -> jwks_fetch.Fetched:
+    """Like :func:`fetch_document`, with the answer's ``Cache-Control`` max-age: the key sources' default."""
+    try:
+        return jwks_fetch.fetch_json(url, timeout=timeout, headers={"User-Agent": USER_AGENT}, max_bytes=max_bytes)
+    except jwks_fetch.FetchError as error:
+        raise JwksError(str(error), status=error.status) from None
+
+
+def unpack(answer: Any) -> tuple[Any, float | None]:
+    """A fetch's answer as ``(document, max_age)``: a plain document has no max-age."""
+    if isinstance(answer, jwks_fetch.Fetched):
+        return answer.document, answer.max_age
+    return answer, None
+
+
+class _Cached(NamedTuple):
+    """Keys with when their fetch ended, on both clocks, and how long they live."""
+
+    keys: KeySet
+    fetched_at: float  # on the source's clock (monotonic)
+    lifetime: float
+    fetched_at_wall: float  # on the wall clock: the one that counts time spent in a snapshot
 
 
 class _Flight:
@@ -174,19 +222,21 @@ class _Flight:
 class JwksKeySource:
     """The signing keys of one JWKS URL under a :class:`CachePolicy`; safe to share across threads.
 
-    ``clock`` drives the cache policy (lifetime, stale window, cooldown); ``fetch`` replaces the
-    HTTP request (tests, notebooks). Fetches run in a daemon thread so that a waiting request can
-    give up at the deadline and a background refresh never holds a request.
+    ``clock`` drives the cache policy (lifetime, stale window, cooldown); ``wall_clock`` measures
+    key age too (see the module's docstring); ``fetch`` replaces the HTTP request (tests,
+    notebooks). Fetches run in a daemon thread so that a waiting request can give up at the
+    deadline and a background refresh never holds a request.
     """
 
     def __init__(self, url: str, policy: CachePolicy, clock: Callable[[], float] = time.monotonic,
-                 fetch: Fetch | None = None) -> None:
+                 fetch: Fetch | None = None, wall_clock: Callable[[], float] = time.time) -> None:
         self.url = url
         self.policy = policy
         self._clock = clock
-        self._fetch = fetch if fetch is not None else fetch_document
+        self._wall_clock = wall_clock
+        self._fetch = fetch if fetch is not None else fetch_with_cache_control
         self._lock = threading.Lock()  # guards the fields below; never held during I/O
-        self._cached: tuple[KeySet, float] | None = None  # the keys and when their fetch ended
+        self._cached: _Cached | None = None
         self._document: Any = None  # the document the cached keys came from
         self._quiet_until = -math.inf  # no fetch before this (after a failure or an unknown-kid refetch)
         self._last_fetch_failed = False
@@ -201,12 +251,15 @@ class JwksKeySource:
         """The key that signed a token with this ``kid``; raises :class:`Denial` when there is none."""
         cached = self._cached
         if cached is not None:
-            keys, fetched_at = cached
+            keys, fetched_at, lifetime, fetched_at_wall = cached
             age = self._clock() - fetched_at
-            if age < self.policy.lifetime:
+            wall_age = self._wall_clock() - fetched_at_wall
+            if wall_age > age:
+                age = wall_age  # time spent in a snapshot: only the wall clock saw it
+            if age < lifetime:
                 key = keys.find(kid)  # the warm path: no lock, no I/O
                 return key if key is not None else self._unknown(kid)
-            if age < self.policy.lifetime + self.policy.stale_for:
+            if age < lifetime + self.policy.stale_for:
                 self._refresh_in_background()
                 key = keys.find(kid)
                 return key if key is not None else self._unknown(kid)
@@ -221,15 +274,26 @@ class JwksKeySource:
 
         Waits for at most one deadline; False when no fresh keys could be had (logged).
         """
-        cached = self._cached
-        if cached is not None and self._clock() - cached[1] < self.policy.lifetime:
+        if self._age_of(self._cached) < self._lifetime_of(self._cached):
             return True
         flight = self._join_or_start(for_unknown_kid=False)
         if flight is None or not self._wait(flight):
             return False
-        cached = self._cached
-        return cached is not None and self._clock() - cached[1] < self.policy.lifetime
+        return self._age_of(self._cached) < self._lifetime_of(self._cached)
 
+    def after_restore(self) -> bool:
+        """After a SnapStart restore: the keys frozen in the snapshot are stale, fetch fresh ones now.
+
+        The quiet period and any fetch frozen mid-flight are dropped (its connection did not survive
+        the snapshot); the keys stay usable as stale keys only while their wall-clock age allows it.
+        Waits for at most one deadline, like :meth:`prefetch`.
+        """
+        with self._lock:
+            self._quiet_until = -math.inf
+            self._last_fetch_failed = False
+            self._flight = None  # a fetch frozen in the snapshot finishes (if ever) for its waiters only
+        self.expire()
+        return self.prefetch()
     def forget(self) -> None:
         """Drop the cached keys and any quiet period: the next lookup fetches, as after a cold start."""
         with self._lock:
@@ -246,8 +310,11 @@ class JwksKeySource:
         For tests, benchmarks and notebooks: an expired-but-stale cache without waiting for it.
         """
         with self._lock:
-            if self._cached is not None:
-                self._cached = (self._cached[0], self._clock() - self.policy.lifetime)
+            cached = self._cached
+            if cached is not None:  # never younger than they are: min() keeps an older age
+                self._cached = cached._replace(
+                    fetched_at=min(cached.fetched_at, self._clock() - cached.lifetime),
+                    fetched_at_wall=min(cached.fetched_at_wall, self._wall_clock() - cached.lifetime))
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until no fetch is in flight (tests and benchmarks observe a background refresh so)."""
@@ -285,11 +352,21 @@ class JwksKeySource:
             raise self._unavailable()
         return keys
 
+    def _age_of(self, cached: _Cached | None) -> float:
+        """How old ``cached`` keys are: the larger of their monotonic and wall-clock ages (inf: none)."""
+        if cached is None:
+            return math.inf
+        return max(self._clock() - cached.fetched_at, self._wall_clock() - cached.fetched_at_wall)
+
+    @staticmethod
+    def _lifetime_of(cached: _Cached | None) -> float:
+        return cached.lifetime if cached is not None else 0.0
+
     def _usable(self) -> KeySet | None:
         cached = self._cached
-        if cached is None or self._clock() - cached[1] >= self.policy.lifetime + self.policy.stale_for:
+        if cached is None or self._age_of(cached) >= cached.lifetime + self.policy.stale_for:
             return None
-        return cached[0]
+        return cached.keys
 
     def _unavailable(self) -> Denial:
         left = self._quiet_until - self._clock()  # -inf while a fetch that outlived its waiters runs
@@ -323,12 +400,17 @@ class JwksKeySource:
 
     # ------------------------------------------------------------------ one fetch
 
+    def _download(self, timeout: float) -> tuple[Any, float | None]:
+        """The JWKS document and its ``Cache-Control`` max-age, fetched within ``timeout``."""
+        return unpack(self._fetch(self.url, timeout))
+
     def _run(self, flight: _Flight) -> None:
         keys: KeySet | None = None
         document: Any = None
+        max_age: float | None = None
         failure: JwksError | None = None
         try:
-            document = self._fetch(self.url, self.policy.timeout)
+            document, max_age = self._download(self.policy.timeout)
             keys = self._key_set(document)
         except JwksError as error:
             failure = error
@@ -337,15 +419,16 @@ class JwksKeySource:
         finally:
             if keys is None and failure is None:  # a BaseException is on its way: waiters still wake up
                 failure = JwksError("the fetch was interrupted")
-            self._finish(flight, keys, document, failure)
+            self._finish(flight, keys, document, failure, max_age)
 
     def _key_set(self, document: Any) -> KeySet:
         cached = self._cached
         if cached is not None and document == self._document:
-            return cached[0]  # unchanged: the same key objects (a verified-token cache relies on identity)
+            return cached.keys  # unchanged: the same key objects (a verified-token cache relies on identity)
         return parse_key_set(document)
 
-    def _finish(self, flight: _Flight, keys: KeySet | None, document: Any, failure: JwksError | None) -> None:
+    def _finish(self, flight: _Flight, keys: KeySet | None, document: Any, failure: JwksError | None,
+                max_age: float | None = None) -> None:
         with self._lock:
             current = flight.generation == self._generation
             if self._flight is flight:
@@ -353,7 +436,7 @@ class JwksKeySource:
             now = self._clock()
             if current:
                 if keys is not None:
-                    self._cached = (keys, now)
+                    self._cached = _Cached(keys, now, self.policy.lifetime_for(max_age), self._wall_clock())
                     self._document = document
                     self._last_fetch_failed = False
                     if flight.for_unknown_kid:
@@ -370,25 +453,31 @@ class JwksKeySource:
             logger.debug("JWKS fetched", extra={"fields": {"keys": len(keys)}})
         flight.done.set()
 
-    def _log_failure(self, failure: JwksError, cached: tuple[KeySet, float] | None, now: float) -> None:
-        age = now - cached[1] if cached is not None else math.inf
-        stale_limit = self.policy.lifetime + self.policy.stale_for
+    def _log_fields(self) -> dict[str, Any]:
+        """Facts every failure line of this source carries (a discovered source names its issuer)."""
+        return {}
+
+    def _log_failure(self, failure: JwksError, cached: _Cached | None, now: float) -> None:
+        del now  # the age is measured on both clocks
+        age = self._age_of(cached)
+        stale_limit = (cached.lifetime if cached is not None else self.policy.lifetime) + self.policy.stale_for
         if age < stale_limit:
             logger.warning(
                 "JWKS refresh failed: using the last good keys",
                 extra={"fields": {"error": str(failure), "keys_age_seconds": round(age, 1),
                                   "stale_limit_seconds": stale_limit,
-                                  "retry_in_seconds": self.policy.cooldown}},
+                                  "retry_in_seconds": self.policy.cooldown, **self._log_fields()}},
             )
         else:  # an alarm on ERROR fires: requests get 503 until a fetch succeeds
-            logger.error("JWKS fetch failed: no signing keys", extra={"fields": {"error": str(failure)}})
+            logger.error("JWKS fetch failed: no signing keys",
+                         extra={"fields": {"error": str(failure), **self._log_fields()}})
 
 
 def _no_kid_why(kid: str | None, why: str) -> str:
     return "no kid and more than one signing key" if kid is None else why
 
 
-_sources: dict[str, JwksKeySource] = {}
+_sources: dict[tuple[str, str], JwksKeySource] = {}
 # Every source handed out and still alive (the handler's runtime may hold one that _sources no longer does).
 _handed_out: weakref.WeakSet[JwksKeySource] = weakref.WeakSet()
 _sources_lock = threading.Lock()
@@ -396,12 +485,32 @@ _sources_lock = threading.Lock()
 
 def source_for(url: str, policy: CachePolicy) -> JwksKeySource:
     """The module-level key source for ``url``: created once, reused by every warm invocation."""
+    return shared_source(("jwks", url), policy, lambda: JwksKeySource(url, policy))
+
+
+def shared_source(name: tuple[str, str], policy: CachePolicy,
+                  create: Callable[[], JwksKeySource]) -> JwksKeySource:
+    """The module-level source registered under ``name``, created (by ``create``) once per policy."""
     with _sources_lock:
-        source = _sources.get(url)
+        source = _sources.get(name)
         if source is None or source.policy != policy:
-            source = _sources[url] = JwksKeySource(url, policy)
+            source = _sources[name] = create()
             _handed_out.add(source)
         return source
+
+
+def after_restore() -> None:
+    """Refresh every live source after a SnapStart restore (``lambdaone.snapstart`` calls it).
+
+    The sources refresh in parallel: one slow issuer holds the restore for one deadline, not one each.
+    """
+    with _sources_lock:
+        sources = list(_handed_out)
+    threads = [threading.Thread(target=source.after_restore, name="jwks-restore", daemon=True) for source in sources]
+    for thread in threads:
+        thread.start()
+    for source, thread in zip(sources, threads):
+        thread.join(source.policy.timeout + WAIT_MARGIN_SECONDS + 0.5)
 
 
 def clear_caches() -> None:

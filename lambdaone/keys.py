@@ -7,6 +7,7 @@ so ``authz`` never cares where a key came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
@@ -42,6 +43,12 @@ class VerificationKey:
 
     def fits(self, algorithm: str) -> bool:
         return algorithm in self.algorithms
+
+
+class KeySource(Protocol):
+    """What ``authz`` asks of ``fixed_key``, ``jwt_key`` and ``discovery``: the key for a token's ``kid``."""
+
+    def key_for(self, kid: str | None) -> VerificationKey: ...
 
 
 def algorithms_for(public_key: object) -> frozenset[str]:

@@ -4,7 +4,8 @@ Like Envoy's ``jwt_authn`` ``jwt_cache_config``: keyed by the exact token string
 4 KiB never cached. Unlike API Gateway's authorizer cache it caches a *verification*, never a
 decision: ``authz`` re-checks ``exp``, ``nbf`` and ``iat`` against the current time and the scopes
 against the required ones on every hit, and asks the key source whether the key that verified the
-token is still the one it would use (rotation drops the entry). A token that failed any check is
+token is still the one it would use (rotation drops the entry); with several issuers, that is the key source of the issuer the
+token verified for, never another's. A token that failed any check is
 never stored. One cache belongs to one configuration (``handler`` builds a new one, empty, when
 the configuration changes), and each entry also remembers the settings it was verified under.
 
@@ -43,6 +44,7 @@ class CachedVerification(NamedTuple):
     times: TimeClaims
     granted_required: frozenset[str]  # the required scopes (of ``settings``) the token grants
     subject: str
+    issuer: str = ""  # whose key source a hit asks again (the token's iss, one of ``settings.issuers``)
 
 
 class VerifiedTokenCache:

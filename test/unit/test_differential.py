@@ -21,7 +21,10 @@ The intentionally stricter cases (``STRICTER``), each with the standard that ask
 - ``exp``, ``nbf``, ``iat`` that are not JSON numbers, e.g. numeric strings or booleans (RFC 7519 §2);
 - a ``typ`` that is not an access-token type (RFC 9068 §4, RFC 8725 §3.11);
 - a ``kid`` that is not a short non-empty string;
-- base64url padding, or an empty segment (RFC 7515 §2 and §7.1: no padding; an unsigned JWS is not accepted).
+- base64url padding, or an empty segment (RFC 7515 §2 and §7.1: no padding; an unsigned JWS is not accepted);
+- a payload that is not a JSON object, or whose ``iss`` is missing or not configured: its ``iss`` picks
+  the issuer (and so the keys) before the signature is checked, so it is refused for that where
+  ``jwt.decode``, which checks the signature first, may say ``bad_signature``.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ STRICTER: dict[str, set[Reason]] = {
     "typ": {Reason.UNSUPPORTED_TOKEN_TYPE},
     "kid": {Reason.MALFORMED_TOKEN},
     "padding_or_empty_segment": {Reason.MALFORMED_TOKEN},
+    "issuer_read_first": {Reason.MALFORMED_TOKEN, Reason.MISSING_CLAIM, Reason.WRONG_ISSUER},
 }
 
 
@@ -198,6 +202,8 @@ def stricter_cases(token: str) -> set[str]:
         if _uses_constants(data):
             cases.add("json_constant")
         value = _lenient_object(data)
+        if index == 1 and (value is None or value.get("iss") != ISSUER):
+            cases.add("issuer_read_first")
         if value is None:
             continue
         if index == 0:

@@ -565,9 +565,31 @@ def test_the_default_fetch_is_http_with_the_user_agent(monkeypatch: pytest.Monke
         return {"keys": []}
 
     monkeypatch.setattr(jwt_key.jwks_fetch, "fetch_document", fake)
-    assert jwt_key.JwksKeySource(JWKS_URL, POLICY)._fetch is jwt_key.fetch_document
     assert jwt_key.fetch_document(JWKS_URL, 1.5) == {"keys": []}
     assert seen == [(JWKS_URL, 1.5, {"User-Agent": "lambdaone-jwks/1"}, 256 * 1024)]
+
+
+def test_the_default_fetch_reads_cache_control_with_the_user_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    def fake(url: str, *, timeout: float, headers: dict[str, str], max_bytes: int) -> Any:
+        seen.append((url, timeout, headers, max_bytes))
+        return jwt_key.jwks_fetch.Fetched({"keys": []}, 120.0)
+
+    monkeypatch.setattr(jwt_key.jwks_fetch, "fetch_json", fake)
+    assert jwt_key.JwksKeySource(JWKS_URL, POLICY)._fetch is jwt_key.fetch_with_cache_control
+    assert jwt_key.fetch_with_cache_control(JWKS_URL, 1.5) == ({"keys": []}, 120.0)
+    assert seen == [(JWKS_URL, 1.5, {"User-Agent": "lambdaone-jwks/1"}, 256 * 1024)]
+
+
+def test_a_failed_default_fetch_keeps_the_http_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake(url: str, **_: Any) -> Any:
+        raise jwt_key.jwks_fetch.FetchError("HTTP 404 from the JWKS endpoint", status=404)
+
+    monkeypatch.setattr(jwt_key.jwks_fetch, "fetch_json", fake)
+    with pytest.raises(jwt_key.JwksError) as caught:
+        jwt_key.fetch_with_cache_control(JWKS_URL, 1.5)
+    assert caught.value.status == 404 and str(caught.value) == "HTTP 404 from the JWKS endpoint"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -150,13 +150,126 @@ def test_both_key_sources_is_an_error() -> None:
 
 
 @pytest.mark.parametrize("blank", [None, "", "  "])
-def test_neither_key_source_is_an_error(blank: str | None) -> None:
+def test_neither_key_source_means_discovery(blank: str | None) -> None:
     environ = env(drop=("SIGNATUREKEYPATH",))
     if blank is not None:
         environ.update(SIGNATUREKEYPATH=blank, JWKSPATH=blank)
-    error = configuration_error(environ)
-    assert error.variable == "JWKSPATH/SIGNATUREKEYPATH"
-    assert "neither is set" in str(error)
+    loaded = load(environ)
+    assert loaded.discovery
+    assert (loaded.jwks_url, loaded.jwks_urls, loaded.key_path) == (None, (), None)
+    assert loaded.issuers == ("https://issuer.example.test/",)
+
+
+def test_a_key_source_means_no_discovery() -> None:
+    assert not load(env()).discovery
+    assert not load(env(drop=("SIGNATUREKEYPATH",), JWKSPATH="https://issuer.example.test/jwks")).discovery
+    assert not Settings().discovery  # authorization off: nothing to discover
+
+
+# --------------------------------------------------------------------------------------------------
+# Several issuers
+# --------------------------------------------------------------------------------------------------
+
+ISSUER_A = "https://a.example.test/"
+ISSUER_B = "https://b.example.test/oauth2/default"
+
+
+@pytest.mark.parametrize("text", [f"{ISSUER_A},{ISSUER_B}", f"{ISSUER_A} {ISSUER_B}", f" {ISSUER_A} ,\n {ISSUER_B}, ",
+                                  f"{ISSUER_A},,{ISSUER_B}"])
+def test_issuer_lists_several_issuers_split_on_commas_and_spaces(text: str) -> None:
+    loaded = load(env(drop=("SIGNATUREKEYPATH",), ISSUER=text))
+    assert loaded.issuers == (ISSUER_A, ISSUER_B)
+    assert loaded.issuer == ISSUER_A
+    assert loaded.issuer_set == {ISSUER_A, ISSUER_B}
+
+
+def test_issuers_are_kept_exactly_a_trailing_slash_makes_another_issuer() -> None:
+    loaded = load(env(drop=("SIGNATUREKEYPATH",), ISSUER="https://a.example.test/ https://a.example.test"))
+    assert loaded.issuers == ("https://a.example.test/", "https://a.example.test")
+
+
+def test_an_issuer_listed_twice_is_an_error() -> None:
+    error = configuration_error(env(drop=("SIGNATUREKEYPATH",), ISSUER=f"{ISSUER_A}, {ISSUER_B}, {ISSUER_A}"))
+    assert error.variable == "ISSUER"
+    assert "listed twice" in str(error)
+
+
+def test_jwkspath_gives_one_url_per_issuer_in_order() -> None:
+    loaded = load(env(drop=("SIGNATUREKEYPATH",), ISSUER=f"{ISSUER_A} {ISSUER_B}",
+                      JWKSPATH="https://a.example.test/keys, https://b.example.test/keys"))
+    assert loaded.jwks_urls == ("https://a.example.test/keys", "https://b.example.test/keys")
+    assert loaded.jwks_url == "https://a.example.test/keys"
+    assert not loaded.discovery
+
+
+@pytest.mark.parametrize(("issuers", "urls"), [(2, 1), (1, 2), (2, 3), (3, 2)])
+def test_a_jwkspath_count_that_differs_names_both_variables(issuers: int, urls: int) -> None:
+    issuer_text = " ".join(f"https://i{n}.example.test/" for n in range(issuers))
+    url_text = ",".join(f"https://i{n}.example.test/keys" for n in range(urls))
+    error = configuration_error(env(drop=("SIGNATUREKEYPATH",), ISSUER=issuer_text, JWKSPATH=url_text))
+    assert error.variable == "ISSUER/JWKSPATH"
+    assert f"ISSUER lists {issuers} issuer(s) but JWKSPATH {urls} URL(s)" in str(error)
+
+
+def test_every_jwks_url_of_the_list_is_checked() -> None:
+    error = configuration_error(env(drop=("SIGNATUREKEYPATH",), ISSUER=f"{ISSUER_A} {ISSUER_B}",
+                                    JWKSPATH="https://a.example.test/keys http://b.example.test/keys"))
+    assert error.variable == "JWKSPATH"
+    assert "'http://b.example.test' is not an https URL" in str(error)
+
+
+def test_signaturekeypath_with_several_issuers_is_an_error() -> None:
+    error = configuration_error(env(ISSUER=f"{ISSUER_A} {ISSUER_B}"))
+    assert error.variable == "SIGNATUREKEYPATH"
+    assert "cannot serve the 2 issuers" in str(error)
+
+
+def test_audience_applies_to_every_issuer() -> None:
+    loaded = load(env(drop=("SIGNATUREKEYPATH",), ISSUER=f"{ISSUER_A} {ISSUER_B}", AUDIENCE="api-1,api-2"))
+    assert loaded.audiences == ("api-1", "api-2")
+
+
+@pytest.mark.parametrize("issuer", ["https://a.example.test/", "http://127.0.0.1:8080/realms/x", "http://localhost:1/"])
+def test_discovery_accepts_https_issuers_and_http_on_loopback(issuer: str) -> None:
+    assert load(env(drop=("SIGNATUREKEYPATH",), ISSUER=issuer)).issuers == (issuer,)
+
+
+@pytest.mark.parametrize(("issuer", "problem"), [
+    ("http://a.example.test/", "is not an https URL"),
+    ("a.example.test", "is not an https URL"),
+    ("urn:example:issuer", "is not an https URL"),
+    ("https://user:pa55@a.example.test/", "carries credentials"),
+    ("https://[::1/", "is not a valid URL"),
+    ("https://a.example.test/?tenant=1", "has a query or fragment"),
+    ("https://a.example.test/#x", "has a query or fragment"),
+])
+def test_discovery_refuses_issuers_it_cannot_fetch_from(issuer: str, problem: str) -> None:
+    error = configuration_error(env(drop=("SIGNATUREKEYPATH",), ISSUER=f"{ISSUER_A} {issuer}"))
+    assert error.variable == "ISSUER"
+    assert problem in str(error)
+    assert "pa55" not in str(error)
+
+
+def test_an_issuer_that_is_not_a_url_is_fine_with_a_key_source() -> None:
+    assert load(env(ISSUER="urn:example:issuer")).issuer == "urn:example:issuer"
+
+
+def test_jwks_min_cache_seconds_defaults_to_60() -> None:
+    assert load(env()).jwks_min_cache_seconds == 60
+    assert load(env(JWKS_MIN_CACHE_SECONDS="0")).jwks_min_cache_seconds == 0
+
+
+def test_settings_built_by_hand_derive_their_lists() -> None:
+    built = Settings(required_scopes=("s",), audiences=("a",), issuer=ISSUER_A, jwks_url="https://a.example.test/k")
+    assert (built.issuers, built.jwks_urls, built.issuer_set) == ((ISSUER_A,), ("https://a.example.test/k",), {ISSUER_A})
+    both = Settings(required_scopes=("s",), audiences=("a",), issuers=(ISSUER_A, ISSUER_B))
+    assert both.issuer == ISSUER_A and both.discovery
+    with pytest.raises(ValueError, match="first of issuers"):
+        Settings(issuer=ISSUER_B, issuers=(ISSUER_A, ISSUER_B))
+    with pytest.raises(ValueError, match="one JWKS URL per issuer"):
+        Settings(issuers=(ISSUER_A, ISSUER_B), jwks_urls=("https://a.example.test/k",))
+    with pytest.raises(ValueError, match="first of jwks_urls"):
+        Settings(issuers=(ISSUER_A,), jwks_url="https://x.example.test/", jwks_urls=("https://a.example.test/k",))
 
 
 @pytest.mark.parametrize(
@@ -260,6 +373,7 @@ def test_unknown_algorithms_are_refused(unknown: str) -> None:
 NUMBERS = [
     ("LEEWAY", "leeway", 30.0, 0.0, 600.0),
     ("JWKS_CACHE_SECONDS", "jwks_cache_seconds", 600.0, 1.0, 86400.0),
+    ("JWKS_MIN_CACHE_SECONDS", "jwks_min_cache_seconds", 60.0, 0.0, 86400.0),
     ("JWKS_COOLDOWN_SECONDS", "jwks_cooldown_seconds", 10.0, 0.0, 3600.0),
     ("JWKS_STALE_SECONDS", "jwks_stale_seconds", 1800.0, 0.0, 86400.0),
     ("JWKS_TIMEOUT_SECONDS", "jwks_timeout_seconds", 2.0, 0.1, 30.0),
@@ -353,7 +467,12 @@ EVERY_ERROR = [
     (env(drop=("ISSUER",)), "ISSUER"),
     (env(drop=("AUDIENCE",)), "AUDIENCE"),
     (env(JWKSPATH="https://issuer.example.test/jwks.json"), "JWKSPATH/SIGNATUREKEYPATH"),
-    (env(drop=("SIGNATUREKEYPATH",)), "JWKSPATH/SIGNATUREKEYPATH"),
+    (env(ISSUER="https://a.example.test/ https://b.example.test/"), "SIGNATUREKEYPATH"),
+    (env(drop=("SIGNATUREKEYPATH",), ISSUER="https://a.example.test/ https://b.example.test/",
+         JWKSPATH="https://a.example.test/keys"), "ISSUER/JWKSPATH"),
+    (env(drop=("SIGNATUREKEYPATH",), ISSUER="https://a.example.test/ https://a.example.test/"), "ISSUER"),
+    (env(drop=("SIGNATUREKEYPATH",), ISSUER="http://a.example.test/"), "ISSUER"),
+    (env(drop=("SIGNATUREKEYPATH",), ISSUER="https://a.example.test/?q"), "ISSUER"),
     (env(drop=("SIGNATUREKEYPATH",), JWKSPATH="http://issuer.example.test/jwks.json"), "JWKSPATH"),
     (env(ALGORITHMS="HS256"), "ALGORITHMS"),
     (env(ALGORITHMS="XS256"), "ALGORITHMS"),
