@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import discovery, jwt_key, logs, snapstart
+from . import discovery, jwt_key, logs, resource_metadata, snapstart
 from . import settings as settings_module
 from .authz import Decision, KeySource, Keys, authorize
 from .fixed_key import FixedKeySource, KeyFileError
@@ -133,14 +133,19 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     """Serve one invocation: authorize, respond, log one line per decision."""
     request_id = getattr(context, "aws_request_id", None)
     with logs.request_context(request_id if isinstance(request_id, str) else None):
+        settings: Settings | None = None
         try:
+            settings = current_runtime().settings
+            metadata = resource_metadata.answer(event, settings)  # RFC 9728: no token needed
+            if metadata is not None:
+                return metadata
             decision = decide(event)
         except Exception:  # fail closed: a bug must never let a request through or leak a traceback
             logger.error("unexpected error while authorizing", exc_info=True,
                          extra={"fields": {"reason": Reason.INTERNAL_ERROR.code}})
             decision = Decision(Reason.INTERNAL_ERROR)
         log_decision(decision)
-        return respond(decision)
+        return respond(decision, resource_metadata.metadata_url(settings))
 
 
 def decide(event: Any) -> Decision:

@@ -30,7 +30,7 @@ TASK_ROOT = Path(__file__).resolve().parent.parent
 VARIABLES = (
     "REQUIRE", "AUDIENCE", "ISSUER", "JWKSPATH", "SIGNATUREKEYPATH", "ALGORITHMS", "LEEWAY",
     "JWKS_CACHE_SECONDS", "JWKS_MIN_CACHE_SECONDS", "JWKS_COOLDOWN_SECONDS", "JWKS_STALE_SECONDS", "JWKS_TIMEOUT_SECONDS",
-    "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL", "TOKEN_CACHE_SIZE",
+    "AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL", "TOKEN_CACHE_SIZE", "RESOURCE",
 )
 
 _SEPARATORS = re.compile(r"[,\s]+")
@@ -74,6 +74,8 @@ class Settings:
     jwks_timeout_seconds: float = 2.0
     log_level: int = logging.INFO
     token_cache_size: int = 1000
+    #: ``RESOURCE``: the API's resource identifier (RFC 9728), or None: no protected resource metadata.
+    resource: str | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
     issuers: tuple[str, ...] = ()
     jwks_urls: tuple[str, ...] = ()
@@ -132,6 +134,8 @@ def load(environ: Mapping[str, str]) -> Settings:
             "REQUIRE is empty: authorization is OFF and every request is served without a token. "
             "Set REQUIRE to the scopes a token must grant."
         )
+        if environ.get("RESOURCE", "").strip():
+            warnings.append("RESOURCE is set but REQUIRE is empty: no protected resource metadata is published")
         return Settings(log_level=log_level, warnings=tuple(warnings))
 
     issuers = _issuers(environ.get("ISSUER", ""))
@@ -179,6 +183,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         jwks_timeout_seconds=_seconds(environ, "JWKS_TIMEOUT_SECONDS", 2.0, low=0.1, high=30),
         log_level=log_level,
         token_cache_size=_count(environ, "TOKEN_CACHE_SIZE", 1000, high=100_000),
+        resource=_resource(environ.get("RESOURCE", "")),
         warnings=tuple(warnings),
     )
 
@@ -324,3 +329,42 @@ def _log_level(environ: Mapping[str, str], warnings: list[str]) -> int:
             return level
     return logging.INFO
 
+
+# RFC 3986's characters (unreserved, reserved, "%"): nothing that could break out of the quoted
+# resource_metadata="..." parameter of WWW-Authenticate (no space, quote, backslash or control).
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_RESOURCE_FIX = "set it to the API's https URL, e.g. https://api.example.com/v1 (plain http only on loopback)"
+
+
+def _resource(text: str) -> str | None:
+    """``RESOURCE``, the resource identifier RFC 9728 §1.2 describes, or None when unset.
+
+    An https URL with a host (plain http only on loopback, for local tests), no credentials, no
+    fragment (RFC 9728 §1.2), no query (RFC 8707 §2 discourages it, and a Lambda event carries the
+    query apart from the path the metadata route matches) and no "." or ".." path segment.
+    """
+    resource = text.strip()
+    if not resource:
+        return None
+    shown = redact_url(resource)[:60]
+    if has_credentials(resource):
+        raise ConfigurationError("RESOURCE", f"{shown!r} carries credentials (user:password@)", _RESOURCE_FIX)
+    if not _URI_CHARACTERS.fullmatch(resource):
+        raise ConfigurationError("RESOURCE", f"{shown!r} holds characters a URL cannot (space, quote, ...)",
+                                 _RESOURCE_FIX)
+    try:
+        parts = urlsplit(resource)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        raise ConfigurationError("RESOURCE", f"{shown!r} is not a valid URL", _RESOURCE_FIX) from None
+    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host))):
+        raise ConfigurationError("RESOURCE", f"{shown!r} is not an https URL", _RESOURCE_FIX)
+    if "#" in resource:
+        raise ConfigurationError("RESOURCE", f"{shown!r} has a fragment, which a resource identifier never has",
+                                 _RESOURCE_FIX)
+    if "?" in resource:
+        raise ConfigurationError("RESOURCE", f"{shown!r} has a query", "use the API's URL without '?...'")
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        raise ConfigurationError("RESOURCE", f"{shown!r} has a '.' or '..' path segment", _RESOURCE_FIX)
+    return resource

@@ -125,3 +125,49 @@ def test_no_response_contains_anything_from_the_request() -> None:
                             detail={"kid": marker, "alg": marker, "sub": marker, "why": marker, "missing": [marker]})
         response = respond(decision)
         assert marker not in json.dumps(response), reason
+
+
+# --------------------------------------------------------------------------------------------------
+# RFC 9728: with RESOURCE set, every challenge points to the metadata; nothing else changes
+# --------------------------------------------------------------------------------------------------
+
+METADATA_URL = "https://api.example.com/.well-known/oauth-protected-resource/v1"
+POINTER = f'resource_metadata="{METADATA_URL}"'
+# reason -> the challenge with RESOURCE set, written out (None: no challenge at all)
+WITH_RESOURCE: dict[Reason, str | None] = {
+    reason: (None if challenge is None else
+             f"Bearer {POINTER}" if challenge == "Bearer" else f"{challenge}, {POINTER}")
+    for reason, (_, challenge, _) in DOCUMENTED.items()
+}
+
+
+def test_the_pointer_follows_the_error_and_the_scope() -> None:
+    assert WITH_RESOURCE[Reason.MISSING_TOKEN] == f'Bearer resource_metadata="{METADATA_URL}"'
+    assert WITH_RESOURCE[Reason.INSUFFICIENT_SCOPE] == (
+        f'Bearer error="insufficient_scope", scope="treasure:read treasure:write", resource_metadata="{METADATA_URL}"')
+
+
+@pytest.mark.parametrize("reason", list(Reason), ids=[reason.code for reason in Reason])
+def test_every_challenge_carries_resource_metadata(reason: Reason) -> None:
+    response = respond(Decision(reason, required_scopes=REQUIRED), METADATA_URL)
+    assert response["headers"].get("WWW-Authenticate") == WITH_RESOURCE[reason]
+    without = response_for(reason)
+    assert response["statusCode"] == without["statusCode"] and response["body"] == without["body"]
+    assert {k: v for k, v in response["headers"].items() if k != "WWW-Authenticate"} == \
+        {k: v for k, v in without["headers"].items() if k != "WWW-Authenticate"}
+
+
+def test_metadata_response_for_get_head_and_other_methods() -> None:
+    from lambdaone.responses import resource_metadata_response
+    document = '{"resource":"https://api.example.com/v1"}'
+    get = resource_metadata_response(document, "GET")
+    head = resource_metadata_response(document, "HEAD")
+    assert (get["statusCode"], get["body"], head["statusCode"], head["body"]) == (200, document, 200, "")
+    assert get["headers"] == head["headers"] == {
+        "Content-Type": "application/json", "Cache-Control": "public, max-age=3600",
+        "X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*"}
+    for method in ["POST", "get", "", None]:
+        refused = resource_metadata_response(document, method)
+        assert (refused["statusCode"], refused["headers"]["Allow"]) == (405, "GET, HEAD")
+        assert json.loads(refused["body"]) == {"error": "invalid_request", "reason": "method_not_allowed"}
+        assert document not in refused["body"]
