@@ -44,8 +44,9 @@ def level_name(levelno: int) -> str:
 
 def timestamp(created: float) -> str:
     """``created`` (seconds since the epoch) as RFC 3339 UTC with milliseconds: ``2026-12-01T09:29:24.234Z``."""
-    whole = int(created)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((created - whole) * 1000):03d}Z"
+    # From whole milliseconds: ``created - int(created)`` loses one (…364.234 gives 0.23399…).
+    seconds, millis = divmod(int(created * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 class JsonFormatter(logging.Formatter):

@@ -104,6 +104,8 @@ def test_a_custom_level_is_written_as_the_standard_level_below_it(logger: loggin
     (0.0, "1970-01-01T00:00:00.000Z"),
     (1764581364.2349, "2025-12-01T09:29:24.234Z"),
     (1764581364.9999, "2025-12-01T09:29:24.999Z"),  # never rounded up into the next second
+    (1764581364.234, "2025-12-01T09:29:24.234Z"),  # 0.234 is not 0.23399... of a second
+    (1764581364.001, "2025-12-01T09:29:24.001Z"),
     (4102444799.5, "2099-12-31T23:59:59.500Z"),
 ])
 def test_timestamps_are_rfc3339_utc_with_milliseconds(created: float, written: str) -> None:
@@ -124,6 +126,16 @@ def test_the_timestamp_is_the_records_time_in_utc(logger: logging.Logger, capsys
     (entry,) = lines(capsys)
     written = datetime.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
     assert before - 0.001 <= written <= after
+
+
+def test_the_line_is_compact_json_in_the_documented_order() -> None:
+    record = logging.LogRecord("lambdaone.handler", logging.INFO, __file__, 1, "request denied", None, None)
+    record.created = 1764581364.234
+    record.fields = {"reason": "token_expired", "status": 401}
+    with logs.request_context("8f5c1f0e"):
+        line = logs.JsonFormatter().format(record)
+    assert line == ('{"timestamp":"2025-12-01T09:29:24.234Z","level":"INFO","message":"request denied",'
+                    '"logger":"lambdaone.handler","requestId":"8f5c1f0e","reason":"token_expired","status":401}')
 
 
 def test_a_message_with_newlines_stays_on_one_line(logger: logging.Logger,

@@ -176,8 +176,11 @@ def test_metadata_url_is_none_without_a_resource() -> None:
 def test_get_on_the_metadata_path_answers_the_document_without_a_token(
         resource_env: pytest.MonkeyPatch, invoke: Callable[[Any], dict[str, Any]], event_format: str) -> None:
     response = invoke(request(event_format, METADATA_PATH))
-    assert response["statusCode"] == 200
+    assert (response["statusCode"], response["isBase64Encoded"]) == (200, False)
     assert json.loads(response["body"]) == DOCUMENT
+    assert response["body"] == (  # compact: no spaces
+        '{"resource":"https://api.example.com/v1","authorization_servers":["https://issuer.example.test/"],'
+        '"scopes_supported":["treasure:read"],"bearer_methods_supported":["header"]}')
     assert response["headers"] == {"Content-Type": "application/json", "Cache-Control": "public, max-age=3600",
                                    "X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*"}
 
@@ -247,6 +250,17 @@ def test_the_query_string_does_not_change_the_route(resource_env: pytest.MonkeyP
 def test_odd_events_never_crash_the_route(resource_env: pytest.MonkeyPatch, invoke: Callable[[Any], dict[str, Any]],
                                           event: Any, status: int) -> None:
     assert invoke(event)["statusCode"] == status
+
+
+@pytest.mark.parametrize(("event", "target"), [
+    ({"requestContext": {"http": {"method": "GET"}}, "rawPath": "/a", "httpMethod": "POST", "path": "/b"}, ("GET", "/a")),
+    ({"httpMethod": "POST", "path": "/b"}, ("POST", "/b")),
+    ({"httpMethod": 1, "path": 2}, (None, None)), ({"rawPath": None, "path": ["/b"]}, (None, None)),
+    ({"requestContext": {"http": {"method": None}}, "httpMethod": "PUT", "rawPath": 3, "path": "/c"}, ("PUT", "/c")),
+    ({}, (None, None)), ("GET /", (None, None)),
+])
+def test_request_target_reads_text_only(event: Any, target: tuple[str | None, str | None]) -> None:
+    assert resource_metadata.request_target(event) == target
 
 
 def test_a_method_that_is_not_text_on_the_metadata_path_is_405(resource_env: pytest.MonkeyPatch,

@@ -163,6 +163,7 @@ def test_metadata_response_for_get_head_and_other_methods() -> None:
     get = resource_metadata_response(document, "GET")
     head = resource_metadata_response(document, "HEAD")
     assert (get["statusCode"], get["body"], head["statusCode"], head["body"]) == (200, document, 200, "")
+    assert get["isBase64Encoded"] is False and head["isBase64Encoded"] is False
     assert get["headers"] == head["headers"] == {
         "Content-Type": "application/json", "Cache-Control": "public, max-age=3600",
         "X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*"}
