@@ -16,7 +16,7 @@ from typing import Any
 
 from . import discovery, jwt_key, logs, resource_metadata, snapstart
 from . import settings as settings_module
-from .authz import Decision, KeySource, Keys, authorize
+from .authz import Decision, Keys, KeySource, authorize
 from .fixed_key import FixedKeySource, KeyFileError
 from .issuers import IssuerKeys
 from .reasons import Denial, Reason

@@ -509,7 +509,7 @@ def after_restore() -> None:
     threads = [threading.Thread(target=source.after_restore, name="jwks-restore", daemon=True) for source in sources]
     for thread in threads:
         thread.start()
-    for source, thread in zip(sources, threads):
+    for source, thread in zip(sources, threads, strict=True):
         thread.join(source.policy.timeout + WAIT_MARGIN_SECONDS + 0.5)
 
 
