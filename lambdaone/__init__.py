@@ -7,6 +7,9 @@ One concern per module:
 - ``keys``         what a verification key is and which algorithms fit it;
 - ``fixed_key``    the key source for a fixed PEM public key (``SIGNATUREKEYPATH``);
 - ``jwt_key``      the key source for an issuer's JWKS (``JWKSPATH``), with its cache policy;
+- ``discovery``    the key source found by OpenID Connect Discovery from the issuer;
+- ``issuers``      one key source per issuer (``ISSUER`` lists several);
+- ``snapstart``    refreshes the keys after a SnapStart restore;
 - ``authz``        verifies a token and checks its scopes, returning a decision;
 - ``jose``         parses a compact JWS once, strictly, and checks its signature;
 - ``claims``       checks the registered claims and reads the scopes;
