@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbook.events import http_api_v2
+
 REGION, ACCOUNT, API_ID = "us-east-1", "123456789012", "abcdef1234"
 METHOD_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/prod/GET/treasure"
 ROUTE_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/$default/GET/treasure"
@@ -71,3 +73,23 @@ def for_kind(kind: str, authorization: str | None) -> dict[str, Any]:
 
 #: Every authorizer event this workbook knows, by name.
 KINDS = ("rest_token", "rest_request", "http_v1", "http_v2")
+
+
+def behind_jwt_authorizer(claims: dict[str, Any], scopes: list[str] | None) -> dict[str, Any]:
+    """The HTTP API payload 2.0 event a backend gets behind API Gateway's managed JWT authorizer.
+
+    API Gateway passes the verified claims in ``requestContext.authorizer.jwt.claims`` with every
+    value as a string (numbers written out, arrays flattened to ``"[a b]"``), and the route's scopes
+    the token granted in ``jwt.scopes`` (null when the route lists none). The token stays in the
+    ``authorization`` header.
+    """
+    def as_text(value: Any) -> str:
+        if isinstance(value, list):
+            return "[" + " ".join(str(item) for item in value) + "]"
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    event = http_api_v2({"Authorization": "Bearer <the token, still in its header>"})
+    event["requestContext"]["authorizer"] = {
+        "jwt": {"claims": {name: as_text(value) for name, value in claims.items()}, "scopes": scopes},
+    }
+    return event

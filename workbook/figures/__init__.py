@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import deployment_paths, jwks_cache_timeline, pyjwkclient_names, request_path, token_parts, zip_layout
+from . import (
+    authorizer_architectures,
+    deployment_paths,
+    jwks_cache_timeline,
+    pyjwkclient_names,
+    request_path,
+    token_parts,
+    zip_layout,
+)
 from .svg import Drawing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +29,8 @@ FIGURES_DIR = ROOT / "figures"
 #: Every figure, by file name, and the function that draws it.
 FIGURES: dict[str, Callable[[], Drawing]] = {
     module.NAME: module.draw
-    for module in (request_path, token_parts, jwks_cache_timeline, pyjwkclient_names, zip_layout, deployment_paths)
+    for module in (request_path, token_parts, jwks_cache_timeline, pyjwkclient_names, zip_layout, deployment_paths,
+                   authorizer_architectures)
 }
 
 
