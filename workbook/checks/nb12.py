@@ -117,6 +117,7 @@ WILDCARD_HINT = ("never copy a wildcard from the ARN into the policy: check ever
                  "digits, - and _ or $default) and raise ValueError for anything else")
 COLON_HINT = "the path after the stage may hold ':': split on ':' at most 5 times (arn.split(':', 5))"
 DEFAULT_HINT = "HTTP APIs have a stage named $default: accept it"
+EVERYTHING_HINT = '"*" allows every API of every account: allow the request\'s stage, API/STAGE/*, and nothing more'
 
 
 def _covers(resource: str) -> Callable[[Any], bool]:
@@ -125,8 +126,10 @@ def _covers(resource: str) -> Callable[[Any], bool]:
 
 def _explain_resource(outcome: Any) -> str | None:
     if isinstance(outcome, str):
-        if outcome in ("*", "arn:aws:execute-api:*") or outcome.endswith(":abcdef1234/*"):
-            return STAGE_HINT if outcome.endswith(":abcdef1234/*") else WILDCARD_HINT
+        if outcome in ("*", "arn:aws:execute-api:*"):
+            return EVERYTHING_HINT
+        if outcome.endswith(":abcdef1234/*"):
+            return STAGE_HINT
         if "/GET/" in outcome or outcome.endswith("/GET/*") or outcome.endswith("/treasure"):
             return CACHE_HINT
     return None
