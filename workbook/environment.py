@@ -100,6 +100,7 @@ HOSTILE = {
     "JWKS_TIMEOUT_SECONDS": "0",
     "JWKS_MIN_CACHE_SECONDS": "never",
     "TOKEN_CACHE_SIZE": "-5",
+    "RESOURCE": "http://hostile.example.test/api",
     "AWS_LAMBDA_LOG_LEVEL": "LOUD",
     "LOG_LEVEL": "garbage",
 }
