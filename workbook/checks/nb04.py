@@ -13,7 +13,10 @@ from workbook.checking import Case, check
 GrantedScopes = Callable[[Mapping[str, Any]], Any]
 WwwAuthenticate = Callable[..., Any]
 
-WORDS_HINT = "split the string on whitespace (str.split() with no argument) and compare whole words"
+WORDS_HINT = ("split the string on spaces (RFC 6749 §3.3: scope tokens are separated by SP only), drop the empty words, "
+              "and compare whole words")
+TAB_HINT = ("RFC 6749 §3.3 separates scope tokens by spaces only: a tab is part of a word, and str.split() with no "
+            "argument splits on tabs and newlines too; use text.split(\" \") and drop the empty words")
 # (name, claims, scopes granted, hint)
 _SCOPE_CASES: tuple[tuple[str, dict[str, Any], set[str], str], ...] = (
     ("scope string (Auth0, RFC 9068)", {"scope": "treasure:read treasure:write"}, {"treasure:read", "treasure:write"},
@@ -28,8 +31,10 @@ _SCOPE_CASES: tuple[tuple[str, dict[str, Any], set[str], str], ...] = (
     ("the substring trap: treasure:readwrite", {"scope": "treasure:readwrite"}, {"treasure:readwrite"},
      "treasure:read is NOT granted by treasure:readwrite: never use `in` on the string"),
     ("the prefix trap: treasure:read:all", {"scope": "treasure:read:all"}, {"treasure:read:all"}, WORDS_HINT),
-    ("extra whitespace", {"scope": "  treasure:read \t treasure:write  "}, {"treasure:read", "treasure:write"},
+    ("extra spaces", {"scope": "  treasure:read   treasure:write  "}, {"treasure:read", "treasure:write"},
      WORDS_HINT),
+    ("a tab is not a separator", {"scope": "treasure:read\ttreasure:write treasure:list"},
+     {"treasure:read\ttreasure:write", "treasure:list"}, TAB_HINT),
     ("empty scope string", {"scope": ""}, set(), "an empty string grants nothing (no empty scope name)"),
     ("a repeated scope", {"scope": "treasure:read treasure:read"}, {"treasure:read"}, "return a set"),
     ("hostile scp items", {"scp": ["treasure:read", 7, None, ["treasure:write"]]}, {"treasure:read"},
