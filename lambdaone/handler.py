@@ -135,11 +135,12 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     with logs.request_context(request_id if isinstance(request_id, str) else None):
         settings: Settings | None = None
         try:
-            settings = current_runtime().settings
+            runtime = current_runtime()
+            settings = runtime.settings
             metadata = resource_metadata.answer(event, settings)  # RFC 9728: no token needed
             if metadata is not None:
                 return metadata
-            decision = decide(event)
+            decision = decide(event, runtime)
         except Exception:  # fail closed: a bug must never let a request through or leak a traceback
             logger.error("unexpected error while authorizing", exc_info=True,
                          extra={"fields": {"reason": Reason.INTERNAL_ERROR.code}})
@@ -148,9 +149,9 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         return respond(decision, resource_metadata.metadata_url(settings))
 
 
-def decide(event: Any) -> Decision:
-    """The decision for one event under the current configuration."""
-    runtime = current_runtime()
+def decide(event: Any, runtime: Runtime | None = None) -> Decision:
+    """The decision for one event under ``runtime`` (by default the current configuration's)."""
+    runtime = runtime or current_runtime()
     if runtime.settings is None:
         return Decision(Reason.CONFIGURATION_ERROR)
     if not runtime.settings.authorization_required:
