@@ -296,6 +296,14 @@ class LocalIdp:
         self.audience = audience or self.flavour.default_audience
         self.scopes = tuple(scopes)  # what the client is allowed to ask for
         self.tokens_issued = 0
+        #: The keys the JWKS publishes (``key`` signs): append a new one, then switch ``key``, to rotate.
+        self.published: list[KeyPair] = [key]
+        #: Every GET's path, in order (a test counts discovery and JWKS fetches with it).
+        self.requests: list[str] = []
+        #: The ``Cache-Control`` of the discovery and JWKS answers (token answers are always ``no-store``).
+        self.cache_control = "no-store"
+        #: Members that replace the discovery document's own (e.g. another ``issuer``: a mix-up).
+        self.discovery_changes: dict[str, Any] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -324,7 +332,7 @@ class LocalIdp:
             "grant_types_supported": ["client_credentials"], "scopes_supported": list(self.scopes),
             "token_endpoint_auth_methods_supported": [self.flavour.client_auth],
             "id_token_signing_alg_values_supported": [self.key.algorithm],
-        }
+        } | self.discovery_changes
 
     def config(self, scopes: tuple[str, ...] | None = None) -> IdpConfig:
         """A client of this IdP, and the Lambda's variables to verify its tokens."""
@@ -361,7 +369,7 @@ class LocalIdp:
         if path == urlsplit(discovery_url(self.issuer)).path:
             return 200, self.discovery()
         if path == self.flavour.jwks_path:
-            return 200, jwks(self.key)
+            return 200, jwks(*self.published)
         return 404, {"error": "not_found"}
 
     def token_response(self, form: Mapping[str, str], authorization: str | None) -> tuple[int, dict[str, Any]]:
@@ -410,7 +418,9 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str]:
 def _handler_for(idp: LocalIdp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            self._answer(*idp.get(urlsplit(self.path).path))
+            path = urlsplit(self.path).path
+            idp.requests.append(path)
+            self._answer(*idp.get(path), cache_control=idp.cache_control)
 
         def do_POST(self) -> None:  # noqa: N802
             if urlsplit(self.path).path != idp.flavour.token_path:
@@ -421,11 +431,11 @@ def _handler_for(idp: LocalIdp) -> type[BaseHTTPRequestHandler]:
             form = {name: values[0] for name, values in fields.items()}
             self._answer(*idp.token_response(form, self.headers.get("Authorization")))
 
-        def _answer(self, status: int, document: dict[str, Any]) -> None:
+        def _answer(self, status: int, document: dict[str, Any], cache_control: str = "no-store") -> None:
             body = json.dumps(document).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Cache-Control", "no-store")
+            self.send_header("Cache-Control", cache_control)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -32,7 +32,7 @@ import pytest
 
 from lambdaone.hello_world import hello
 from workbook.checking import CheckFailed
-from workbook.checks import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb09, nb10, nb11, nb13
+from workbook.checks import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10, nb11, nb13
 from workbook.generate import SOLUTIONS
 from workbook.selfcheck import exercise_name, is_check_cell
 from workbook.tokens import AUDIENCE, ISSUER
@@ -433,10 +433,10 @@ def granted_right(claims: Any) -> set[str]:
     granted: set[str] = set()
     scope = claims.get("scope")
     if isinstance(scope, str):
-        granted.update(scope.split())
+        granted.update(word for word in scope.split(" ") if word)
     scp = claims.get("scp")
     if isinstance(scp, str):
-        granted.update(scp.split())
+        granted.update(word for word in scp.split(" ") if word)
     elif isinstance(scp, list):
         granted.update(item for item in scp if isinstance(item, str))
     return granted
@@ -447,7 +447,15 @@ def _granted_right() -> None:
     nb04.check_granted_scopes(granted_right)
 
 
-@mistake("04", "granted_scopes", "str.split()")
+@mistake("04", "granted_scopes", "a tab is part of a word", "str.split()")
+def _granted_split_on_any_whitespace() -> None:
+    """scope.split() with no argument: a tab, which RFC 6749 keeps inside a word, separates"""
+    nb04.check_granted_scopes(lambda claims: {*granted_right({"scp": claims.get("scp")}),
+                                              *(claims["scope"].split() if isinstance(claims.get("scope"), str)
+                                                else ())})
+
+
+@mistake("04", "granted_scopes", "drop the empty words")
 def _granted_split_on_one_space() -> None:
     """scope.split(" "): extra whitespace gives empty scope names"""
     nb04.check_granted_scopes(lambda claims: {*granted_right({"scp": claims.get("scp")}),
@@ -489,7 +497,7 @@ def _granted_trusts_scope_type() -> None:
     def granted(claims: Any) -> set[str]:
         scope = claims.get("scope")
         return granted_right({"scp": claims.get("scp")}) | (set(scope) if isinstance(scope, list) else
-                                                             set(scope.split()) if isinstance(scope, str) else set())
+                                                             set(scope.split(" ")) - {""} if isinstance(scope, str) else set())
     nb04.check_granted_scopes(granted)
 
 
@@ -565,7 +573,7 @@ def _challenge_on_every_status() -> None:
 NAMESPACE: dict[str, Any] = {
     "json": json, "re": re, "copy": copy, "math": math, "time": time, "zipfile": zipfile, "importlib": importlib,
     "contextlib": contextlib, "mock": mock, "threading": threading, "BaseHTTPRequestHandler": BaseHTTPRequestHandler,
-    "HTTPServer": HTTPServer, "ThreadingHTTPServer": ThreadingHTTPServer, "urlsplit": urlsplit,
+    "HTTPServer": HTTPServer, "ThreadingHTTPServer": ThreadingHTTPServer, "urlsplit": urlsplit, "jwt": jwt,
 }
 
 
@@ -790,6 +798,80 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# 08 · choose_issuer
+
+def check_choose(*replacements: tuple[str, str]) -> None:
+    nb08.check_choose_issuer(built("08", "choose_issuer", *replacements))
+
+
+@reference("08", "choose_issuer")
+def _choose_right() -> None:
+    check_choose()
+
+
+@mistake("08", "choose_issuer", "rstrip('/')", "exactly")
+def _choose_without_trailing_slash() -> None:
+    """both sides compared without their trailing slash"""
+    check_choose(("if issuer == claimed", 'if issuer.rstrip("/") == claimed.rstrip("/")'))
+
+
+@mistake("08", "choose_issuer", "lower", "exactly")
+def _choose_case_insensitive() -> None:
+    """issuers compared case-insensitively"""
+    check_choose(("if issuer == claimed", "if issuer.lower() == claimed.lower()"))
+
+
+@mistake("08", "choose_issuer", "startswith")
+def _choose_by_prefix() -> None:
+    """the claim accepted when it starts with a configured issuer"""
+    check_choose(("if issuer == claimed", "if claimed.startswith(issuer)"))
+
+
+@mistake("08", "choose_issuer", "in on a string")
+def _choose_by_substring() -> None:
+    """the claim accepted when a configured issuer contains it"""
+    check_choose(("if issuer == claimed", "if claimed in issuer"))
+
+
+@mistake("08", "choose_issuer", "strip")
+def _choose_stripped() -> None:
+    """spaces around the claim stripped"""
+    check_choose(("if issuer == claimed", "if issuer == claimed.strip()"))
+
+
+@mistake("08", "choose_issuer", "not a string")
+def _choose_any_type() -> None:
+    """iss used whatever its type (a set lookup: a list is unhashable)"""
+    check_choose(("    if not isinstance(claimed, str):\n        return None\n", ""),
+                 ("return next((issuer for issuer in issuers if issuer == claimed), None)",
+                  "return claimed if claimed in set(issuers) else None"))
+
+
+@mistake("08", "choose_issuer", "never raise", "InvalidTokenError")
+def _choose_raises_on_garbage() -> None:
+    """no try: a token that is not a JWT raises"""
+    check_choose(("except jwt.InvalidTokenError:", "except KeyError:"))
+
+
+@mistake("08", "choose_issuer", "never a default")
+def _choose_first_by_default() -> None:
+    """the first configured issuer when the claimed one is not configured"""
+    check_choose(("return next((issuer for issuer in issuers if issuer == claimed), None)",
+                  "return next((issuer for issuer in issuers if issuer == claimed), issuers[0])"))
+
+
+@mistake("08", "choose_issuer", "every configured issuer")
+def _choose_only_first() -> None:
+    """only the first configured issuer looked at"""
+    check_choose(("for issuer in issuers if", "for issuer in issuers[:1] if"))
+
+
+@mistake("08", "choose_issuer", "verifies nothing", "expiry")
+def _choose_checks_expiry() -> None:
+    """the expiry checked while choosing (with the signature off)"""
+    check_choose(('options={"verify_signature": False}', 'options={"verify_signature": False, "verify_exp": True}'))
 
 
 # 09 · redact
