@@ -99,7 +99,7 @@ HOSTILE = {
     "JWKS_STALE_SECONDS": "nan",
     "JWKS_TIMEOUT_SECONDS": "0",
     "JWKS_MIN_CACHE_SECONDS": "never",
-    "TOKEN_CACHE_SIZE": "-5",
+    "TOKEN_CACHE_SIZE": "all of them",
     "RESOURCE": "http://hostile.example.test/api",
     "AWS_LAMBDA_LOG_LEVEL": "LOUD",
     "LOG_LEVEL": "garbage",
