@@ -56,7 +56,11 @@ def statement(answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return log_lines_of(capsys.readouterr().out)
+
+
+def log_lines_of(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 # --- every event type, every kind of token ----------------------------------------------------------------
@@ -167,7 +171,8 @@ def test_an_empty_require_is_a_configuration_error_never_an_allow(clean_env: pyt
         authorize(kind, None)
     denied = [line for line in log_lines(capsys) if line.get("message") == "request denied"]
     assert [line["reason"] for line in denied] == ["configuration_error"] * 2
-    assert all(line["level"] == "ERROR" and "REQUIRE is empty" in line["why"] for line in denied)
+    assert all(line["level"] == "ERROR" and line["why"] == "REQUIRE is empty: an authorizer never allows every request"
+               for line in denied)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -207,16 +212,54 @@ def test_a_bug_fails_closed(pem_env: object, issuer_key: KeyPair, monkeypatch: p
     with pytest.raises(AuthorizerFailure):
         authorize("rest_token", f"Bearer {token}")
     output = capsys.readouterr().out
-    assert "internal_error" in output and token not in output and "bug holding" not in output
+    assert token not in output and "bug holding" not in output
+    error, denied = log_lines_of(output)
+    assert (error["message"], error["reason"], error.get("errorType", error.get("error_type"))) == (
+        "unexpected error while authorizing", "internal_error", "RuntimeError")
+    assert (denied["message"], denied["reason"], denied["authorizer"]) == ("request denied", "internal_error", "rest_token")
 
 
 @pytest.mark.parametrize("event", [
     {}, None, [], {"headers": {"Authorization": "Bearer x"}},
     {"type": "TOKEN", "authorizationToken": "Bearer x", "methodArn": "arn:aws:execute-api:us-east-1:*:*/*/*"},
 ])
-def test_what_is_not_an_authorizer_event_fails_closed(pem_env: object, event: Any) -> None:
+def test_what_is_not_an_authorizer_event_fails_closed(pem_env: object, event: Any,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
     with pytest.raises(AuthorizerFailure):
         call(event)
+    [line] = log_lines(capsys)
+    assert (line["reason"], line["level"]) == ("configuration_error", "ERROR")
+    assert line["why"].startswith(("the event", "the method or route ARN"))
+    assert line["authorizer"] == "unknown"
+
+
+def test_a_missing_context_or_request_id_is_fine(pem_env: object, issuer_key: KeyPair,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import lambda_function
+
+    class OddContext:
+        aws_request_id = 42
+
+    event = events.for_kind("rest_token", f"Bearer {issuer_key.token(scope='other:write')}")
+    capsys.readouterr()
+    for context in (None, object(), OddContext()):
+        assert lambda_function.authorizer(event, context)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    lines = log_lines(capsys)
+    assert len(lines) == 3 and all(42 not in line.values() for line in lines)
+
+
+def test_the_log_says_why_a_header_or_a_subject_was_refused(pem_env: object, issuer_key: KeyPair,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    for authorization in ("Bearer a b", f"Bearer {issuer_key.token(scope=SCOPE, drop=('sub',))}"):
+        with pytest.raises(Unauthorized):
+            authorize("rest_request", authorization)
+    malformed, no_subject = log_lines(capsys)
+    assert (malformed["reason"], malformed["why"]) == (
+        "malformed_authorization", "more than one token or characters outside b64token")
+    assert (no_subject["reason"], no_subject["claim"], no_subject["why"]) == (
+        "missing_claim", "sub", "an authorizer answer needs a principal")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -260,3 +303,14 @@ def test_no_answer_of_any_kind_ever_holds_the_token(configured: str, issuer_key:
         assert token not in logged
         assert token.rsplit(".", 1)[-1] not in logged or len(token.rsplit(".", 1)[-1]) < 8
     assert seen == len(KINDS) * len(tokens) >= 40
+
+
+def test_a_subject_at_the_length_limit_is_the_principal_one_more_is_refused(pem_env: object,
+                                                                           issuer_key: KeyPair) -> None:
+    from lambdaone import authorizer
+
+    longest = "s" * authorizer._MAX_CONTEXT_STRING
+    allowed = authorize("rest_token", f"Bearer {issuer_key.token(scope=SCOPE, sub=longest)}")
+    assert allowed["principalId"] == longest == allowed["context"]["sub"]
+    with pytest.raises(Unauthorized):
+        authorize("rest_token", f"Bearer {issuer_key.token(scope=SCOPE, sub=longest + 's')}")

@@ -244,3 +244,39 @@ def test_no_allow_without_claims_or_a_principal() -> None:
         answer(request(), Decision(Reason.ALLOWED, claims=CLAIMS), "")
     with pytest.raises(AuthorizerFailure):
         answer(request(), Decision(Reason.INSUFFICIENT_SCOPE), "")
+
+
+# --- exact messages and boundaries (what mutation testing asked for) ---------------------------------------
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    (None, "the event is not a JSON object"),
+    ({"type": "OTHER"}, "the event's type is neither TOKEN nor REQUEST: not an API Gateway authorizer event"),
+    ({"type": "TOKEN", "methodArn": 7}, "the method or route ARN is not text"),
+    ({"type": "TOKEN", "methodArn": "arn:x"}, "the method or route ARN is not an execute-api ARN of the form "
+                                              "arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/..."),
+])
+def test_each_refusal_says_why(event: Any, message: str) -> None:
+    with pytest.raises(MalformedEventError) as raised:
+        read_event(event)
+    assert str(raised.value) == message
+
+
+def test_the_error_messages_api_gateway_sees() -> None:
+    assert str(Unauthorized()) == "Unauthorized"
+    assert str(AuthorizerFailure()) == "Authorizer failure: see the function's log"
+
+
+def test_claims_at_the_length_limit_are_kept_one_more_is_left_out() -> None:
+    limit = authorizer._MAX_CONTEXT_STRING
+    at_limit = {"sub": "s" * limit, "iss": "i" * limit, "client_id": "c" * limit}
+    assert authorizer_context(at_limit) == {"sub": "s" * limit, "iss": "i" * limit, "scope": "", "client_id": "c" * limit}
+    over = {name: value + "x" for name, value in at_limit.items()}
+    assert authorizer_context(over) == {"scope": ""}
+
+
+def test_an_allow_needs_the_principal_passed_in() -> None:
+    with pytest.raises(AuthorizerFailure):
+        answer(request(), Decision(Reason.ALLOWED, claims=CLAIMS))
+    with pytest.raises(AuthorizerFailure):
+        answer(request(EventKind.HTTP_SIMPLE), Decision(Reason.INSUFFICIENT_SCOPE))
