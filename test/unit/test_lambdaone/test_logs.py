@@ -11,6 +11,7 @@ import datetime
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -302,3 +303,53 @@ def test_every_line_of_a_cold_start_has_the_standard_fields(clean_env: pytest.Mo
     for entry in entries:
         assert list(entry)[:5] == list(logs.STANDARD_FIELDS)
         assert entry["requestId"] == "test-request-id"
+
+
+# --------------------------------------------------------------------------------------------------
+# Differential: the Lambda Python runtime's own JSON formatter (awslambdaric) on the same records
+# --------------------------------------------------------------------------------------------------
+
+DIFFERENTIAL_LEVELS = [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60]
+
+
+@pytest.mark.parametrize("request_id", ["", "c0ffee-1"])
+def test_standard_fields_equal_the_lambda_runtimes(request_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime_logs = pytest.importorskip(
+        "awslambdaric.lambda_runtime_log_utils",
+        reason="awslambdaric is not installed (pip install --no-deps awslambdaric==4.2.2, the version "
+               "lambda_build/standin_base.py pins; --no-deps keeps snapshot-restore-py out of the test run)")
+    monkeypatch.setattr(logging.Formatter, "converter", time.gmtime)  # as the runtime's _setup_logging does
+    for levelno in DIFFERENTIAL_LEVELS:
+        records = [logging.LogRecord("lambdaone.handler", levelno, "/var/task/lambdaone/handler.py", 7,
+                                     "request %s", ("denied",), None, func="handle") for _ in range(2)]
+        records[1].created, records[1].msecs = records[0].created, records[0].msecs
+        records[0].aws_request_id = request_id  # what the runtime's LambdaLoggerFilter sets
+        theirs = json.loads(runtime_logs.JsonFormatter().format(records[0]))
+        with logs.request_context(request_id or None):
+            ours = json.loads(logs.JsonFormatter().format(records[1]))
+        assert {name: ours[name] for name in ("level", "message", "logger", "requestId")} == \
+            {name: theirs[name] for name in ("level", "message", "logger", "requestId")}, levelno
+        assert ours["timestamp"][:19] == theirs["timestamp"][:19]  # the runtime's has whole seconds only
+        assert theirs["timestamp"].endswith("Z") and ours["timestamp"].endswith("Z")
+
+
+def test_an_exception_line_matches_the_runtimes_except_for_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime_logs = pytest.importorskip("awslambdaric.lambda_runtime_log_utils",
+                                       reason="awslambdaric is not installed (see the test above)")
+    monkeypatch.setattr(logging.Formatter, "converter", time.gmtime)
+    try:
+        raise ValueError("eyJhbGciOiJSUzI1NiJ9.secret-from-the-request")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("lambdaone.handler", logging.ERROR, "/var/task/lambdaone/handler.py", 9,
+                               "unexpected error", None, exc_info, func="handle")
+    record.aws_request_id = "c0ffee-2"
+    with logs.request_context("c0ffee-2"):
+        ours = json.loads(logs.JsonFormatter().format(record))
+    theirs = json.loads(runtime_logs.JsonFormatter().format(record))
+    assert set(theirs) - set(ours) == {"errorMessage", "stackTrace"}  # what the package never writes
+    shared = set(ours) - {"timestamp"}  # level, message, logger, requestId, errorType, location
+    assert len(shared) == 6
+    assert {name: ours[name] for name in shared} == {name: theirs[name] for name in shared}
+    assert "secret-from-the-request" in theirs["errorMessage"]  # the runtime would have logged it
+    assert "secret-from-the-request" not in json.dumps(ours)
