@@ -319,3 +319,44 @@ def test_missing_code_stops_the_build(tmp_path: Path) -> None:
     options = Options(requirements=PROJECT_ROOT / "requirements.txt", output=tmp_path / "out.zip", root=tmp_path)
     with pytest.raises(BuildError, match="lambda_function.py does not exist"):
         build(options)
+
+
+# Runs in the clean interpreter too: the authorizer entry point of the same zip; errors become their messages.
+RUN_AUTHORIZER = """
+import json, sys
+root, events_file, results_file = sys.argv[1:]
+sys.path.insert(0, root)
+import lambda_function
+
+answers = []
+for event in json.load(open(events_file)):
+    try:
+        answers.append(lambda_function.authorizer(event, None))
+    except Exception as error:
+        answers.append({"raised": type(error).__name__, "message": str(error)})
+json.dump(answers, open(results_file, "w"))
+"""
+
+
+def test_the_authorizer_runs_from_the_same_zip(task_root: Path, target_python: Path, jwks_url: str,
+                                               issuer_key: KeyPair, tmp_path: Path) -> None:
+    from workbook import authorizer_events
+
+    valid = f"Bearer {issuer_key.token(scope=SCOPE)}"
+    cases = [authorizer_events.for_kind("rest_token", valid), authorizer_events.for_kind("http_v2", valid),
+             authorizer_events.for_kind("rest_request", f"Bearer {issuer_key.token(scope='treasure:write')}"),
+             authorizer_events.for_kind("http_v1", None)]
+    (tmp_path / "events.json").write_text(json.dumps(cases))
+    completed = subprocess.run(  # noqa: S603 (the target interpreter, fixed arguments)
+        [str(target_python), "-I", "-S", "-B", "-c", RUN_AUTHORIZER, str(task_root), str(tmp_path / "events.json"),
+         str(tmp_path / "answers.json")],
+        cwd=tmp_path, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **configuration(JWKSPATH=jwks_url)},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    allow, simple, deny, missing = json.loads((tmp_path / "answers.json").read_text())
+    assert allow["policyDocument"]["Statement"][0] == {
+        "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": authorizer_events.REST_STAGE_RESOURCE}
+    assert simple["isAuthorized"] is True
+    assert deny["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert missing == {"raised": "Unauthorized", "message": "Unauthorized"}
+    assert valid.split(" ")[1] not in completed.stdout + completed.stderr, "a token reached the log"
