@@ -16,8 +16,9 @@ One concern per module:
 - ``token_cache``  remembers recently verified tokens (``TOKEN_CACHE_SIZE``);
 - ``reasons``      the decisions' reason codes and the statuses they map to;
 - ``responses``    turns a decision into an API Gateway proxy response;
+- ``resource_metadata`` answers RFC 9728 protected resource metadata (``RESOURCE``);
 - ``hello_world``  the business response;
-- ``logs``         JSON log lines with the request id;
+- ``logs``         JSON log lines in the Lambda runtime's field names (``requestId``, ``level``);
 - ``handler``      ties them together for ``lambda_function.handler``.
 
 Nothing here imports the workbook, the notebooks, or anything the deployed zip does not carry.
