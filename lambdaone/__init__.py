@@ -20,6 +20,7 @@ One concern per module:
 - ``hello_world``  the business response;
 - ``logs``         JSON log lines in the Lambda runtime's field names (``requestId``, ``level``);
 - ``handler``      ties them together for ``lambda_function.handler``.
+- ``authorizer``   the same decision as an API Gateway Lambda authorizer (``lambda_function.authorizer``).
 
 Nothing here imports the workbook, the notebooks, or anything the deployed zip does not carry.
 """
