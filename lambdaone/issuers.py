@@ -9,15 +9,17 @@ cache and cooldown (``jwt_key``): one issuer's outage or flood does not slow the
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 
 from .keys import KeySource
 
 
-class IssuerKeys(Mapping[str, KeySource]):
-    """An immutable mapping from each configured issuer (exactly as configured) to its key source.
+class IssuerKeys:
+    """A read-only mapping from each configured issuer (exactly as configured) to its key source.
 
     It does not answer ``key_for`` itself on purpose: there is no key lookup without an issuer.
+    (Not a ``collections.abc.Mapping`` subclass: ``authz`` tells it from a single key source on
+    every request, and ``isinstance`` against an ABC costs several times a plain class check.)
     """
 
     __slots__ = ("_sources",)
@@ -39,6 +41,12 @@ class IssuerKeys(Mapping[str, KeySource]):
 
     def __len__(self) -> int:
         return len(self._sources)
+
+    def __contains__(self, issuer: object) -> bool:
+        return issuer in self._sources
+
+    def items(self) -> ItemsView[str, KeySource]:
+        return self._sources.items()
 
     def prefetch(self) -> bool:
         """Fetch every issuer's keys that can be fetched (at cold start); True when all are fresh."""
