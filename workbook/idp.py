@@ -50,7 +50,7 @@ WELL_KNOWN = "/.well-known/openid-configuration"
 SKIP = "No IdP configured in .env: skipping — see section 1 to set one up."
 
 CLIENT_VARIABLES = ("IDP_TOKEN_URL", "IDP_CLIENT_ID", "IDP_CLIENT_SECRET")
-LAMBDA_VARIABLES = ("REQUIRE", "ISSUER", "AUDIENCE", "JWKSPATH")
+LAMBDA_VARIABLES = ("REQUIRE", "ISSUER", "AUDIENCE")  # JWKSPATH is optional: without it, discovery
 CLIENT_AUTH_METHODS = ("client_secret_post", "client_secret_basic")
 
 # Trimmed examples of what the two IdPs publish (the tenant names are made up).
@@ -102,8 +102,9 @@ class IdpConfig:
         return settings.load(self.lambda_env).required_scopes
 
     @property
-    def jwks_url(self) -> str:
-        return self.lambda_env["JWKSPATH"]
+    def jwks_url(self) -> str | None:
+        """The configured JWKS URL; None when the Lambda finds it by discovery (no JWKSPATH)."""
+        return self.lambda_env.get("JWKSPATH")
 
 
 def opted_in(environ: Mapping[str, str] = os.environ) -> bool:
@@ -191,7 +192,8 @@ def compare_discovery(document: Mapping[str, Any], config: IdpConfig) -> list[st
     """Lines saying whether what the IdP publishes agrees with ``.env``."""
     return [
         f"issuer equals ISSUER: {_yes(document.get('issuer') == config.issuer)}",
-        f"jwks_uri equals JWKSPATH: {_yes(document.get('jwks_uri') == config.jwks_url)}",
+        (f"jwks_uri equals JWKSPATH: {_yes(document.get('jwks_uri') == config.jwks_url)}" if config.jwks_url else
+         f"jwks_uri usable by discovery (https): {_yes(isinstance(document.get('jwks_uri'), str) and is_secure_url(document['jwks_uri']))}"),
         f"token_endpoint equals IDP_TOKEN_URL: {_yes(document.get('token_endpoint') == config.token_url)}",
         f"client_credentials grant offered: {_yes('client_credentials' in document.get('grant_types_supported', []))}",
     ]
@@ -335,9 +337,8 @@ class LocalIdp:
         } | self.discovery_changes
 
     def config(self, scopes: tuple[str, ...] | None = None) -> IdpConfig:
-        """A client of this IdP, and the Lambda's variables to verify its tokens."""
-        lambda_env = {"REQUIRE": " ".join(scopes or self.scopes), "ISSUER": self.issuer,
-                      "AUDIENCE": self.audience, "JWKSPATH": self.jwks_url}
+        """A client of this IdP, and the Lambda's variables to verify its tokens (keys found by discovery)."""
+        lambda_env = {"REQUIRE": " ".join(scopes or self.scopes), "ISSUER": self.issuer, "AUDIENCE": self.audience}
         return IdpConfig(self.token_url, self.client_id, self._client_secret, self.flavour.client_auth, lambda_env)
 
     def start(self) -> LocalIdp:

@@ -15,6 +15,7 @@ import pytest
 import requests
 from nbclient import NotebookClient
 
+from lambdaone import settings
 from workbook import idp
 from workbook.checking import CheckFailed
 from workbook.checks import nb13
@@ -77,8 +78,9 @@ def test_missing_variables_are_named_without_values(tmp_path: Path) -> None:
     path.write_text("IDP_CLIENT_SECRET=s3cret-value\nISSUER=https://tenant.example/\n")
     config, status = idp.load_config(True, path)
     assert config is None
-    for name in ("IDP_TOKEN_URL", "IDP_CLIENT_ID", "REQUIRE", "AUDIENCE", "JWKSPATH"):
+    for name in ("IDP_TOKEN_URL", "IDP_CLIENT_ID", "REQUIRE", "AUDIENCE"):
         assert name in status
+    assert "JWKSPATH" not in status  # optional: without it the Lambda finds the keys by discovery
     assert "IDP_CLIENT_SECRET" not in status and "s3cret-value" not in status
 
 
@@ -91,6 +93,20 @@ def test_reading_env_leaves_os_environ_alone(tmp_path: Path) -> None:
     assert loaded == config
     assert dict(os.environ) == before
     assert "secret-xyz" not in status and "secret-xyz" not in repr(loaded)
+
+
+def test_an_env_without_jwkspath_configures_discovery(tmp_path: Path) -> None:
+    config = idp.IdpConfig("https://t.example/oauth/token", "client", "secret", lambda_env={
+        "REQUIRE": "treasure:read", "ISSUER": "https://t.example/", "AUDIENCE": "aud"})
+    loaded, status = idp.load_config(True, write_env(tmp_path / ".env", config))
+    assert loaded == config and loaded.jwks_url is None, status
+    assert settings.load(loaded.lambda_env).jwks_urls == ()
+
+
+def test_the_local_idp_configures_the_lambda_for_discovery() -> None:
+    with idp.LocalIdp(KeyPair.generate("RS256"), "okta") as local:
+        lambda_env = local.config().lambda_env
+        assert set(lambda_env) == {"REQUIRE", "ISSUER", "AUDIENCE"} and lambda_env["ISSUER"] == local.issuer
 
 
 def test_a_secret_with_a_dollar_sign_is_read_as_written(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Checks for ``13_real_idp``: the Lambda's variables from an issuer's discovery document, hostile input refused."""
+"""Checks for ``13_real_idp``: the Lambda's variables (discovery mode) from an issuer's discovery document, hostile
+input refused."""
 
 from __future__ import annotations
 
@@ -39,32 +40,29 @@ def check_lambda_env_from_discovery(lambda_env_from_discovery: Callable[..., dic
 
     def loaded(url: str, document: Any, scopes: tuple[str, ...]) -> tuple[Any, ...]:
         parsed = settings.load(env(url, document, scopes=scopes))
-        return parsed.issuer, parsed.audiences, parsed.jwks_url, parsed.required_scopes
+        return parsed.issuers, parsed.audiences, parsed.jwks_urls, parsed.required_scopes
 
     def refused(name: str, call: Callable[[], Any], hint: str) -> Case:
         return Case(name, call, raises=ValueError, describe_expected="it raises ValueError", hint=hint)
 
     cases = [
         Case("an Auth0 document", lambda: env(_url(AUTH0_ISSUER), AUTH0),
-             expected={"REQUIRE": "treasure:read", "ISSUER": AUTH0_ISSUER, "AUDIENCE": AUDIENCE,
-                       "JWKSPATH": AUTH0_ISSUER + ".well-known/jwks.json"},
-             hint="return a dict with exactly REQUIRE, ISSUER, AUDIENCE and JWKSPATH; ISSUER is document['issuer'] "
-                  "as published, trailing slash included"),
+             expected={"REQUIRE": "treasure:read", "ISSUER": AUTH0_ISSUER, "AUDIENCE": AUDIENCE},
+             hint="return a dict with exactly REQUIRE, ISSUER and AUDIENCE (no JWKSPATH: the Lambda finds the keys "
+                  "by discovery); ISSUER is document['issuer'] as published, trailing slash included"),
         Case("an Okta document (custom authorization server)",
              lambda: env(_url(OKTA_ISSUER), OKTA, audience="api://lambdaone"),
-             expected={"REQUIRE": "treasure:read", "ISSUER": OKTA_ISSUER, "AUDIENCE": "api://lambdaone",
-                       "JWKSPATH": OKTA_ISSUER + "/v1/keys"},
+             expected={"REQUIRE": "treasure:read", "ISSUER": OKTA_ISSUER, "AUDIENCE": "api://lambdaone"},
              hint="Okta's issuer has no trailing slash: copy it exactly, add nothing"),
         Case("two scopes, as the Lambda reads them",
              lambda: loaded(_url(AUTH0_ISSUER), AUTH0, ("treasure:read", "treasure:write")),
-             expected=(AUTH0_ISSUER, (AUDIENCE,), AUTH0_ISSUER + ".well-known/jwks.json",
-                       ("treasure:read", "treasure:write")),
+             expected=((AUTH0_ISSUER,), (AUDIENCE,), (), ("treasure:read", "treasure:write")),
              hint="REQUIRE lists every scope, separated by spaces: the Lambda requires all of them"),
         refused("jwks_uri over plain http",
                 lambda: env(_url(AUTH0_ISSUER), {**AUTH0, "jwks_uri": "http://learner-7.eu.auth0.com/jwks.json"}),
                 "keys fetched over http can be swapped on the way: jwks_uri must start with https://"),
         refused("jwks_uri missing", lambda: env(_url(OKTA_ISSUER), {"issuer": OKTA_ISSUER}),
-                "document.get('jwks_uri') is None here: refuse instead of returning JWKSPATH=None"),
+                "document.get('jwks_uri') is None here: the Lambda's discovery would find no keys, so refuse now"),
         refused("jwks_uri that is not a string",
                 lambda: env(_url(OKTA_ISSUER), {**OKTA, "jwks_uri": ["https://acme.okta.com/keys"]}),
                 "check isinstance(value, str) before looking inside it"),
