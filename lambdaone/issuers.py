@@ -57,7 +57,10 @@ class IssuerKeys:
         results = [False] * len(sources)
 
         def run(position: int) -> None:
-            results[position] = bool(sources[position].prefetch())
+            try:
+                results[position] = bool(sources[position].prefetch())
+            except Exception:  # a prefetch never raises by design; a bug still leaves that issuer not fresh
+                results[position] = False
 
         threads = [threading.Thread(target=run, args=(position,), name="jwks-prefetch", daemon=True)
                    for position in range(len(sources))]

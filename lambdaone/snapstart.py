@@ -53,7 +53,7 @@ def register_after_restore(hook: Callable[[], object], environ: Mapping[str, str
         module.register_after_restore(_guarded(hook))
     except Exception as error:  # an unexpected runtime: refresh by age only
         logger.warning("cannot register the SnapStart after-restore hook: keys are refreshed by age only",
-                       extra={"fields": {"error_type": type(error).__name__}})
+                       extra={"fields": {"errorType": type(error).__name__}})
         return False
     _registered.add(hook)
     return True
@@ -67,7 +67,7 @@ def _guarded(hook: Callable[[], object]) -> Callable[[], None]:
             hook()
         except Exception as error:
             logger.error("SnapStart after-restore refresh failed: keys are refreshed by age only",
-                         extra={"fields": {"error_type": type(error).__name__}})
+                         extra={"fields": {"errorType": type(error).__name__}})
         else:
             logger.info("SnapStart restore: signing keys refreshed")
 

@@ -287,3 +287,104 @@ def test_source_for_shares_one_source_per_issuer_and_policy() -> None:
         assert jwt_key.source_for(OPENID, POLICY) is not first  # a JWKS URL and an issuer never collide
     finally:
         jwt_key.clear_caches()
+
+
+# --------------------------------------------------------------------------------------------------
+# What mutation testing found untested
+# --------------------------------------------------------------------------------------------------
+
+
+def test_metadata_max_age_sets_its_own_lifetime(source: DiscoveredKeySource, idp: Idp,
+                                                clocks: tuple[Clock, Clock]) -> None:
+    idp.answers[OPENID] = Fetched({"issuer": ISSUER, "jwks_uri": JWKS_URI}, 120.0)
+    source.key_for("k1")
+    advance(clocks, 121.0)  # the keys (600 s) are fresh, the metadata (120 s) is not
+    assert source._current_jwks_uri(POLICY.timeout, source._generation) == JWKS_URI
+    assert idp.urls() == [OPENID, JWKS_URI, OPENID] and source.metadata_fetches == 2
+
+
+def test_expired_metadata_still_serves_when_its_refresh_fails(source: DiscoveredKeySource, idp: Idp,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    source.key_for("k1")
+    source.expire()
+    idp.answers[OPENID] = jwt_key.JwksError("connection refused")
+    with caplog.at_level(logging.WARNING, logger="lambdaone"):
+        assert source._current_jwks_uri(POLICY.timeout, source._generation) == JWKS_URI
+    [record] = [r for r in caplog.records if r.getMessage() == "discovery refresh failed: using the last good metadata"]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["error"] == "discovery: connection refused" and fields["issuer"] == ISSUER
+    assert fields["metadata_age_seconds"] == 600.0 and record.levelno == logging.WARNING
+
+
+def test_a_failed_discovery_keeps_the_http_status(source: DiscoveredKeySource, idp: Idp) -> None:
+    idp.answers[OPENID] = jwt_key.JwksError("HTTP 503 from the JWKS endpoint", status=503)
+    with pytest.raises(DiscoveryError) as caught:
+        source._discover(POLICY.timeout, source._generation)
+    assert caught.value.status == 503 and str(caught.value) == "discovery: HTTP 503 from the JWKS endpoint"
+    del idp.answers[OPENID]
+    idp.answers[OAUTH] = jwt_key.JwksError("HTTP 500 from the JWKS endpoint", status=500)
+    with pytest.raises(DiscoveryError) as caught:
+        source._discover(POLICY.timeout, source._generation)
+    assert caught.value.status == 500
+    assert str(caught.value) == "discovery (RFC 8414 after a 404): HTTP 500 from the JWKS endpoint"
+
+
+def test_the_rfc8414_fetch_gets_what_is_left_of_the_deadline(source: DiscoveredKeySource, idp: Idp,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    del idp.answers[OPENID]
+    idp.answers[OAUTH] = {"issuer": ISSUER, "jwks_uri": JWKS_URI}
+    times = iter([10.0, 11.5])  # the 404 took 1.5 s of the 2 s
+    monkeypatch.setattr(discovery.time, "monotonic", lambda: next(times, 11.5))
+    assert source._discover(2.0, source._generation) == JWKS_URI
+    assert idp.seen[1] == (OAUTH, 0.5)
+
+
+def test_no_rfc8414_fetch_when_the_404_used_the_whole_deadline(source: DiscoveredKeySource, idp: Idp,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    del idp.answers[OPENID]
+    times = iter([10.0, 12.0])
+    monkeypatch.setattr(discovery.time, "monotonic", lambda: next(times, 12.0))
+    with pytest.raises(DiscoveryError, match="deadline"):
+        source._discover(2.0, source._generation)
+    assert idp.urls() == [OPENID]
+
+
+def test_the_jwks_fetch_gets_what_is_left_of_the_deadline(idp: Idp, clocks: tuple[Clock, Clock],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    times = iter([100.0, 101.5])  # the metadata took 1.5 s of the 2 s: 0.5 s left for the JWKS
+    monkeypatch.setattr(discovery.time, "monotonic", lambda: next(times, 101.5))
+    source = DiscoveredKeySource(ISSUER, POLICY, clock=clocks[0], fetch=idp, wall_clock=clocks[1])
+    document, max_age = source._download(POLICY.timeout)
+    assert idp.seen[-1] == (JWKS_URI, 0.5) and max_age is None and document["keys"]
+
+
+def test_the_messages_of_refused_metadata() -> None:
+    with pytest.raises(DiscoveryError) as caught:
+        jwks_uri_of([], ISSUER)
+    assert str(caught.value) == "discovery: the metadata is not a JSON object"
+    with pytest.raises(DiscoveryError) as caught:
+        jwks_uri_of({"issuer": ISSUER}, ISSUER)
+    assert str(caught.value) == "discovery: the metadata has no jwks_uri"
+    with pytest.raises(IssuerMixUpError) as caught:
+        jwks_uri_of({"issuer": "https://evil.example.test/"}, ISSUER)
+    assert str(caught.value) == ("discovery: the metadata names issuer 'https://evil.example.test/', not the configured "
+                                 f"'{ISSUER}': refused (issuer mix-up defence)")
+    with pytest.raises(DiscoveryError) as caught:
+        jwks_uri_of({"issuer": ISSUER, "jwks_uri": "http://keys.example.test/jwks"}, ISSUER)
+    assert str(caught.value) == ("discovery: the metadata's jwks_uri ('http' URL) is not https "
+                                 "(plain http only on loopback) or carries credentials: refused")
+    with pytest.raises(DiscoveryError) as caught:
+        jwks_uri_of({"issuer": ISSUER, "jwks_uri": "verylongscheme-abcdef://keys.example.test/"}, ISSUER)
+    assert "('verylongsc' URL)" in str(caught.value)
+    with pytest.raises(DiscoveryError) as caught:
+        jwks_uri_of({"issuer": ISSUER, "jwks_uri": "https://[::1/jwks"}, ISSUER)
+    assert "('?' URL)" in str(caught.value)
+
+
+def test_a_discovered_source_is_registered_under_its_issuer() -> None:
+    jwt_key.clear_caches()
+    try:
+        source = discovery.source_for(ISSUER, POLICY)
+        assert jwt_key._sources[("discovery", ISSUER)] is source
+    finally:
+        jwt_key.clear_caches()

@@ -343,3 +343,104 @@ def test_warm_up_registers_the_key_refresh(runtime_module: list[Callable[[], Non
     assert len(runtime_module) == 1
     runtime_module[0]()
     assert refreshed == [1]
+
+
+# --------------------------------------------------------------------------------------------------
+# What mutation testing found untested
+# --------------------------------------------------------------------------------------------------
+
+
+class Barrier:
+    """Two sources whose prefetch returns only once both have started: true only in parallel."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.barrier = threading.Barrier(2, timeout=2)
+
+    def key_for(self, kid: str | None) -> VerificationKey:
+        raise AssertionError
+
+    def prefetch(self) -> bool:
+        try:
+            self.barrier.wait()
+        except Exception:
+            return False
+        return True
+
+
+def test_issuers_prefetch_in_parallel() -> None:
+    barrier = Barrier()
+    other = Barrier()
+    other.barrier = barrier.barrier
+    assert IssuerKeys({"a": barrier, "b": other}).prefetch() is True  # type: ignore[dict-item]
+
+
+def test_a_prefetch_that_raises_counts_as_not_fresh() -> None:
+    class Broken:
+        def key_for(self, kid: str | None) -> VerificationKey:
+            raise AssertionError
+
+        def prefetch(self) -> bool:
+            raise RuntimeError("bug")
+
+    class Fresh(Broken):
+        def prefetch(self) -> bool:
+            return True
+
+    assert IssuerKeys({"a": Broken(), "b": Fresh()}).prefetch() is False  # type: ignore[dict-item]
+
+
+def test_issuer_keys_membership_and_items(sources: dict[str, Keys]) -> None:
+    keys = IssuerKeys(sources)
+    assert ISSUER_A in keys and "https://c.example.test/" not in keys
+    assert dict(keys.items()) == sources
+    with pytest.raises(ValueError, match="^IssuerKeys needs at least one issuer$"):
+        IssuerKeys({})
+
+
+def test_is_snap_start_reads_only_its_variable() -> None:
+    assert snapstart.is_snap_start({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"})
+    assert not snapstart.is_snap_start({})
+    assert not snapstart.is_snap_start({"AWS_LAMBDA_INITIALIZATION_TYPE": ""})
+
+
+def test_snapstart_log_lines(monkeypatch: pytest.MonkeyPatch, runtime_module: list[Callable[[], None]],
+                             caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise ValueError("boom")
+
+    with caplog.at_level("INFO", logger="lambdaone"):
+        snapstart.register_after_restore(broken, SNAP)
+        snapstart.register_after_restore(lambda: None, SNAP)
+        for hook in runtime_module:
+            hook()
+    lines = [(r.levelname, r.getMessage(), getattr(r, "fields", None)) for r in caplog.records]
+    assert ("ERROR", "SnapStart after-restore refresh failed: keys are refreshed by age only",
+            {"errorType": "ValueError"}) in lines
+    assert ("INFO", "SnapStart restore: signing keys refreshed", None) in lines
+
+
+def test_snapstart_warnings_name_what_is_missing(monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
+    snapstart.forget_registrations()
+    with caplog.at_level("WARNING", logger="lambdaone"):
+        snapstart.register_after_restore(lambda: None, SNAP)
+    module = types.ModuleType("snapshot_restore_py")
+
+    def refuse(hook: Callable[[], None]) -> None:
+        raise RuntimeError("no")
+
+    module.register_after_restore = refuse  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
+    with caplog.at_level("WARNING", logger="lambdaone"):
+        snapstart.register_after_restore(lambda: None, SNAP)
+    lines = [(r.levelname, r.getMessage(), getattr(r, "fields", None)) for r in caplog.records]
+    assert lines == [
+        ("WARNING", "SnapStart without snapshot_restore_py: keys are refreshed by age only",
+         {"module": "snapshot_restore_py"}),
+        ("WARNING", "cannot register the SnapStart after-restore hook: keys are refreshed by age only",
+         {"errorType": "RuntimeError"}),
+    ]
+    snapstart.forget_registrations()
