@@ -443,6 +443,11 @@ def test_api_gateway_may_invoke_the_backend_of_both_apis(run: Run) -> None:
     statements = {statement["Sid"]: statement for statement in _permissions(run, FUNCTION)}
     assert set(statements) == {"apigateway-rest-backend", "apigateway-http-backend"}
     assert all(statement["Principal"] == {"Service": "apigateway.amazonaws.com"} for statement in statements.values())
+    [rest_api] = (call.stdout.strip() for call in run.aws("apigateway", "create-rest-api"))
+    [http_api] = (call.stdout.strip() for call in run.aws("apigatewayv2", "create-api"))
+    sources = {sid: statement["Condition"]["ArnLike"]["AWS:SourceArn"] for sid, statement in statements.items()}
+    assert sources == {"apigateway-rest-backend": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{rest_api}/*",
+                       "apigateway-http-backend": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{http_api}/*"}
 
 
 def test_the_steps_say_the_stand_in_invokes_no_authorizer(deploy_text: str) -> None:
