@@ -444,3 +444,13 @@ def test_snapstart_warnings_name_what_is_missing(monkeypatch: pytest.MonkeyPatch
          {"errorType": "RuntimeError"}),
     ]
     snapstart.forget_registrations()
+
+
+def test_the_log_details_of_issuer_denials(config: settings.Settings, sources: dict[str, Keys],
+                                           pair_a: KeyPair, pair_b: KeyPair) -> None:
+    wrong = authz.authorize(signed(pair_a, iss="https://c.example.test/"), config, IssuerKeys(sources))
+    assert dict(wrong.detail) == {"error": "InvalidIssuerError"}
+    unwired = authz.authorize(pair_b.token(iss=ISSUER_B, scope=SCOPE), config, IssuerKeys({ISSUER_A: sources[ISSUER_A]}))
+    assert dict(unwired.detail) == {"why": "no key source for a configured issuer"}
+    single = authz.authorize(pair_a.token(iss=ISSUER_A, scope=SCOPE), config, sources[ISSUER_A])
+    assert dict(single.detail) == {"why": "one key source for several issuers"}
