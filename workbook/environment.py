@@ -98,6 +98,7 @@ HOSTILE = {
     "JWKS_COOLDOWN_SECONDS": "soon",
     "JWKS_STALE_SECONDS": "nan",
     "JWKS_TIMEOUT_SECONDS": "0",
+    "TOKEN_CACHE_SIZE": "all of them",
     "AWS_LAMBDA_LOG_LEVEL": "LOUD",
     "LOG_LEVEL": "garbage",
 }
