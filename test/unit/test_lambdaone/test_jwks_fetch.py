@@ -529,3 +529,72 @@ def test_only_3xx_is_called_a_redirect(status: int, message: str) -> None:
     with pytest.raises(FetchError) as caught:
         read_response(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % status)
     assert str(caught.value) == message
+
+
+# --------------------------------------------------------------------------- what mutation testing found untested
+
+
+def test_a_refused_address_is_followed_by_the_next_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name with several addresses (localhost: ::1 and 127.0.0.1): a refusal on one moves on to the next."""
+    with FaultServer("ok", document={"keys": []}) as server:
+        port = server.host_port[1]
+        with socket.socket() as closed:  # a port where nothing listens: connecting there is refused at once
+            closed.bind(("127.0.0.1", 0))
+            refused = closed.getsockname()
+        addresses = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", refused),
+                     (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        monkeypatch.setattr(jwks_fetch, "_addresses", lambda target, deadline: addresses)
+        assert jwks_fetch.fetch_document(f"http://localhost:{port}/.well-known/jwks.json", timeout=2) == {"keys": []}
+
+
+def test_when_every_address_refuses_the_last_refusal_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        refused = closed.getsockname()
+    addresses = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", refused)] * 2
+    monkeypatch.setattr(jwks_fetch, "_addresses", lambda target, deadline: addresses)
+    with pytest.raises(FetchError, match=r"cannot connect to localhost: .*refused"):
+        jwks_fetch.fetch_document(f"http://localhost:{refused[1]}/jwks.json", timeout=2)
+
+
+def test_a_content_length_of_exactly_the_cap_is_read() -> None:
+    body = b'{"keys": []}'
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    with FaultServer("ok") as server:
+        server.respond_with(raw)
+        assert jwks_fetch.fetch_document(server.url, timeout=2, max_bytes=len(body)) == {"keys": []}
+        with pytest.raises(FetchError, match=f"larger than {len(body) - 1} bytes"):
+            jwks_fetch.fetch_document(server.url, timeout=2, max_bytes=len(body) - 1)
+
+
+def test_a_connect_that_is_never_accepted_ends_at_the_deadline() -> None:
+    """A listener whose backlog is full drops new SYNs: the connect itself must respect the deadline."""
+    listener = socket.socket()
+    fillers: list[socket.socket] = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(8):  # fill the accept queue (never accepted); later SYNs are dropped
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.05)
+        probe = socket.socket()
+        probe.settimeout(0.3)
+        try:
+            probe.connect(("127.0.0.1", port))
+            pytest.skip("this kernel accepts connections beyond a full backlog: a stalled connect cannot be made here")
+        except TimeoutError:
+            pass
+        finally:
+            probe.close()
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="deadline|timed out"):
+            jwks_fetch.fetch_document(f"http://127.0.0.1:{port}/jwks.json", timeout=0.5)
+        assert time.monotonic() - started < 0.5 + 1.0
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
