@@ -8,10 +8,18 @@ It stays thin: the ``lambdaone`` package does the work. Importing it loads the c
 fetches JWKS keys during Lambda's init phase, so the first request does not pay for them.
 """
 
+import importlib
+import os
 from typing import Any
 
-from lambdaone.authorizer import handle_authorizer
 from lambdaone.handler import handle, warm_up
+
+# The authorizer's adapter is imported where it is used: a function deployed with the handler
+# ``lambda_function.handler`` never pays for it at cold start. Deployed as the authorizer (Lambda
+# names the handler in ``_HANDLER``), it is imported now, during the init phase.
+_AUTHORIZER_MODULE = "lambdaone.authorizer"
+if os.environ.get("_HANDLER", "").endswith(".authorizer"):
+    importlib.import_module(_AUTHORIZER_MODULE)
 
 warm_up()
 
@@ -27,4 +35,7 @@ def authorizer(event: Any, context: Any) -> dict[str, Any]:
     Raises ``Unauthorized`` (API Gateway answers 401) for no token or an invalid one, and another
     error (500) when no trustworthy answer exists; never allows on a failure.
     """
-    return handle_authorizer(event, context)
+    from lambdaone.authorizer import handle_authorizer  # cached in sys.modules after the first call
+
+    result: dict[str, Any] = handle_authorizer(event, context)
+    return result
