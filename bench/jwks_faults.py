@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import sys
 import threading
 import time
@@ -35,8 +34,9 @@ sys.path.insert(0, str(ROOT))  # run as a script from any folder
 
 import jwt  # noqa: E402
 
-from lambdaone import handler, jwt_key, settings  # noqa: E402
+from lambdaone import handler, jwt_key  # noqa: E402
 from workbook import events  # noqa: E402
+from workbook.environment import LambdaEnvironment  # noqa: E402
 from workbook.fault_server import FaultServer  # noqa: E402
 from workbook.tokens import AUDIENCE, ISSUER, KeyPair, jwks  # noqa: E402
 
@@ -91,21 +91,14 @@ def run_callers(call: Callable[[], Any], seconds: float) -> list[tuple[Any, floa
 
 @contextlib.contextmanager
 def lambda_configured(url: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in settings.VARIABLES}
-    for name in settings.VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update({"REQUIRE": REQUIRED_SCOPE, "ISSUER": ISSUER, "AUDIENCE": AUDIENCE, "JWKSPATH": url,
-                       "JWKS_TIMEOUT_SECONDS": str(TIMEOUT), "JWKS_COOLDOWN_SECONDS": str(COOLDOWN)})
+    values = {"REQUIRE": REQUIRED_SCOPE, "ISSUER": ISSUER, "AUDIENCE": AUDIENCE, "JWKSPATH": url,
+              "JWKS_TIMEOUT_SECONDS": str(TIMEOUT), "JWKS_COOLDOWN_SECONDS": str(COOLDOWN)}
     handler._runtime = None
     jwt_key.clear_caches()
     try:
-        yield
+        with LambdaEnvironment().using(values):
+            yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         handler._runtime = None
         jwt_key.clear_caches()
 

@@ -52,6 +52,7 @@ from lambdaone import authz, handler, jose, jwt_key, logs, request, responses, s
 from lambdaone.claims import check_registered_claims  # noqa: E402
 from lambdaone.reasons import Reason  # noqa: E402
 from workbook import events  # noqa: E402
+from workbook.environment import LambdaEnvironment  # noqa: E402
 from workbook.jwks_server import JwksServer  # noqa: E402
 from workbook.tokens import AUDIENCE, ISSUER, KeyPair, jwks  # noqa: E402
 
@@ -133,18 +134,8 @@ def sized_batch(call: Callable[[], object], seconds: float) -> Batch:
 @contextlib.contextmanager
 def configured(server: JwksServer) -> Iterator[None]:
     """The Lambda's environment pointed at ``server``; the previous environment restored after."""
-    saved = {name: os.environ.get(name) for name in settings.VARIABLES}
-    for name in settings.VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update(lambda_environment(server))
-    try:
+    with LambdaEnvironment().using(lambda_environment(server)):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def lambda_environment(server: JwksServer) -> dict[str, str]:

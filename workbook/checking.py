@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,3 +186,15 @@ def output_of(call: Callable[[], Any]) -> tuple[Any, str]:
         root.removeHandler(collector)
         root.setLevel(level)
     return result, printed.getvalue() + "\n".join(collector.lines)
+
+
+def false_alarm_hints(why_fine: Mapping[str, str]) -> Callable[[Any], str | None]:
+    """An ``explain=`` for a case whose right answer is ``set()``: each problem code flagged there is named
+    with why that input is fine (``why_fine[code]``), so the hint speaks of the false alarm actually raised."""
+
+    def explain(outcome: Any) -> str | None:
+        if isinstance(outcome, (set, frozenset)) and outcome:
+            return " ".join(why_fine.get(code, f"{code!r} is not a problem code") for code in sorted(outcome))
+        return None
+
+    return explain

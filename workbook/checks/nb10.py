@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbook.aws_standin import ACCOUNT_ID, AwsCliError, AwsStandin, aws
-from workbook.checking import Case, check
+from workbook.checking import Case, check, false_alarm_hints
 
 ALL_PROBLEMS = {"packages_not_at_root", "no_handler_module", "dev_files", "wrong_bytecode", "wrong_binary"}
 
@@ -148,10 +148,7 @@ _FALSE_ALARMS = {
 }
 
 
-def _explain_false_alarm(outcome: Any) -> str | None:
-    if isinstance(outcome, (set, frozenset)) and outcome:
-        return " ".join(_FALSE_ALARMS.get(code, f"{code!r} is not a problem code") for code in sorted(outcome))
-    return None
+_explain_false_alarm = false_alarm_hints(_FALSE_ALARMS)
 
 
 def check_zip_problems(zip_problems: Callable[[str], Any], built_zip: str | Path | None = None) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbook.checking import Case, check
+from workbook.checking import Case, check, false_alarm_hints
 
 ALL_PROBLEMS = {"copy_trap", "no_handler_cmd", "pip_without_target", "unpinned_base", "copies_everything"}
 PROJECT_DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
@@ -76,10 +76,7 @@ _FALSE_ALARMS = {
 }
 
 
-def _explain_false_alarm(outcome: Any) -> str | None:
-    if isinstance(outcome, (set, frozenset)) and outcome:
-        return " ".join(_FALSE_ALARMS.get(code, f"{code!r} is not a problem code") for code in sorted(outcome))
-    return None
+_explain_false_alarm = false_alarm_hints(_FALSE_ALARMS)
 
 
 def _cases(dockerfile_problems: Callable[[str], Any]) -> list[Case]:
