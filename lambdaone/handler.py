@@ -152,15 +152,14 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
 def decide(event: Any, runtime: Runtime | None = None) -> Decision:
     """The decision for one event under ``runtime`` (by default the current configuration's)."""
     runtime = runtime or current_runtime()
-    if runtime.settings is None:
-        return Decision(Reason.CONFIGURATION_ERROR)
-    if not runtime.settings.authorization_required:
-        return Decision(Reason.AUTHORIZATION_DISABLED)
+    refusal = _decided_by_configuration(runtime)
+    if refusal is not None:
+        return refusal  # before the event is read: a broken configuration answers 500 whatever it holds
     try:
         token = bearer_token(event)
     except Denial as denial:
         return Decision(denial.reason, detail=denial.detail)
-    return authorize(token, runtime.settings, runtime.key_source, runtime.token_cache)
+    return _authorize(token, runtime)
 
 
 def decide_token(token: str | None) -> Decision:
@@ -170,10 +169,20 @@ def decide_token(token: str | None) -> Decision:
     key sources, verified-token cache and reason codes as :func:`decide`.
     """
     runtime = current_runtime()
+    return _decided_by_configuration(runtime) or _authorize(token, runtime)
+
+
+def _decided_by_configuration(runtime: Runtime) -> Decision | None:
+    """The decision the configuration alone takes (an error, or authorization off), or None."""
     if runtime.settings is None:
         return Decision(Reason.CONFIGURATION_ERROR)
     if not runtime.settings.authorization_required:
         return Decision(Reason.AUTHORIZATION_DISABLED)
+    return None
+
+
+def _authorize(token: str | None, runtime: Runtime) -> Decision:
+    assert runtime.settings is not None  # checked by _decided_by_configuration
     return authorize(token, runtime.settings, runtime.key_source, runtime.token_cache)
 
 
