@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -66,3 +69,29 @@ def test_a_token_without_the_required_scope_gets_a_403(pem_env: Path, issuer_key
     assert response["statusCode"] == 403
     assert response["headers"]["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="treasure:read"'
     assert json.loads(response["body"]) == {"error": "insufficient_scope", "reason": "insufficient_scope"}
+
+
+# --------------------------------------------------------------------------- what the import loads
+
+_ROOT = Path(__file__).resolve().parent.parent.parent
+PROBE = "import sys, json, lambda_function; print(json.dumps('lambdaone.authorizer' in sys.modules))"
+
+
+def authorizer_loaded_at_import(handler_name: str | None) -> bool:
+    environment = {k: v for k, v in os.environ.items() if k != "_HANDLER"}
+    environment.update(REQUIRE="", PYTHONPATH=str(_ROOT))  # authorization off: no key source, no network
+    if handler_name is not None:
+        environment["_HANDLER"] = handler_name
+    completed = subprocess.run([sys.executable, "-c", PROBE], env=environment, cwd=_ROOT,  # noqa: S603
+                               capture_output=True, text=True, timeout=60, check=True)
+    loaded: bool = json.loads(completed.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize(("handler_name", "loaded"), [
+    (None, False),
+    ("lambda_function.handler", False),
+    ("lambda_function.authorizer", True),
+])
+def test_the_authorizer_adapter_is_imported_only_where_it_is_deployed(handler_name: str | None, loaded: bool) -> None:
+    assert authorizer_loaded_at_import(handler_name) is loaded
