@@ -19,16 +19,9 @@ from lambdaone.keys import VerificationKey, verification_key
 from lambdaone.reasons import Denial, Reason
 from lambdaone.token_cache import MAX_CACHED_TOKEN_LENGTH, CachedVerification, VerifiedTokenCache
 from test.conftest import REQUIRED_SCOPES
+from test.unit.test_lambdaone.test_authz import REQUIRED, make_settings
 from workbook import events
-from workbook.tokens import AUDIENCE, ISSUER, KeyPair
-
-REQUIRED = "treasure:read"
-
-
-def make_settings(**variables: str) -> settings.Settings:
-    environ = {"REQUIRE": REQUIRED, "ISSUER": ISSUER, "AUDIENCE": AUDIENCE,
-               "SIGNATUREKEYPATH": "not-read.pem", **variables}
-    return settings.load(environ)
+from workbook.tokens import KeyPair
 
 
 class Keys:
